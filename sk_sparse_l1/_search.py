@@ -1,0 +1,191 @@
+"""Search strategies that choose λ for a target sparsity.
+
+A strategy drives a *problem*: an object that can train the network at given
+per-layer λ (from the initial state or warm, optionally with a λ controller)
+and report per-layer nonzero counts and gradient magnitudes. The estimators
+and the skorch callbacks each provide one, so both share these strategies.
+
+Problem protocol
+----------------
+``train(lambdas, *, restart, n_epochs, controller=None)`` → object with
+``loss_curve``, ``n_epochs``, ``converged``, ``lambdas``;
+``layer_nonzeros()`` → list of int; ``gradient_magnitudes()`` → list of
+ndarray (``|∂L/∂W_j|`` of the unpenalized full-data loss, per layer);
+``snapshot()`` / ``restore(snapshot)``.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sk_sparse_l1._controller import QuantileController
+from sk_sparse_l1._lambda_search import (
+    GroupHistory,
+    group_counts,
+    next_lambda,
+    sparsity_errors,
+)
+
+
+@dataclass
+class SearchResult:
+    """What a search found and how.
+
+    ``alphas`` and ``nonzeros`` have one row per evaluated round and one
+    column per group; ``errors`` are achieved − target sparsity per round.
+    """
+
+    lambdas: list
+    reached: bool
+    alphas: list = field(default_factory=list)
+    nonzeros: list = field(default_factory=list)
+    errors: list = field(default_factory=list)
+    runs: list = field(default_factory=list)
+
+    @property
+    def n_rounds(self):
+        return len(self.alphas)
+
+
+class _Tracker:
+    """Records every round and keeps the network closest to the target."""
+
+    def __init__(self, problem, targets, groups, group_sizes, tol):
+        self.problem = problem
+        self.targets = targets
+        self.groups = groups
+        self.group_sizes = group_sizes
+        self.tol = tol
+        self.histories = [GroupHistory(int(t)) for t in targets]
+        self.result = SearchResult(lambdas=None, reached=False)
+        self._best = None
+
+    def layer_lambdas(self, group_lambdas):
+        lambdas = [0.0] * sum(len(g) for g in self.groups)
+        for group, lam in zip(self.groups, group_lambdas):
+            for j in group:
+                lambdas[j] = float(lam)
+        return lambdas
+
+    def evaluate(self, group_lambdas, run):
+        """Record the network just trained at ``group_lambdas``; True when
+        every group is within tolerance."""
+        nonzeros = group_counts(self.problem.layer_nonzeros(), self.groups)
+        errors = sparsity_errors(nonzeros, self.targets, self.group_sizes)
+        result = self.result
+        result.alphas.append([float(lam) for lam in group_lambdas])
+        result.nonzeros.append([int(k) for k in nonzeros])
+        result.errors.append([float(e) for e in errors])
+        result.runs.append(run)
+        for history, lam, k in zip(self.histories, group_lambdas, nonzeros):
+            history.record(lam, k)
+        worst = float(np.max(np.abs(errors)))
+        if self._best is None or worst < self._best[0]:
+            self._best = (worst, list(group_lambdas), self.problem.snapshot(), run)
+        return worst <= self.tol + 1e-12
+
+    def group_errors(self):
+        return np.abs(self.result.errors[-1])
+
+    def finish(self):
+        """Restore the closest network and fill in the result."""
+        worst, group_lambdas, snapshot, run = self._best
+        self.problem.restore(snapshot)
+        self.result.lambdas = self.layer_lambdas(group_lambdas)
+        self.result.reached = worst <= self.tol + 1e-12
+        self.result.final_run = run
+        return self.result
+
+    def next_group_lambdas(self, current):
+        """The bracket/median update for every group not yet within
+        tolerance, from the gradient magnitudes of the current network."""
+        gamma = self.problem.gradient_magnitudes()
+        errors = self.group_errors()
+        updated = []
+        for g, (group, history) in enumerate(zip(self.groups, self.histories)):
+            if errors[g] <= self.tol:
+                updated.append(current[g])
+                continue
+            group_gamma = np.concatenate([gamma[j].ravel() for j in group])
+            updated.append(next_lambda(history, group_gamma))
+        return updated
+
+
+def paper_search(
+    problem, targets, groups, group_sizes, *, tol, max_rounds, lambda_upper,
+    lambda_lower, n_epochs,
+):
+    """The iterative scheme of Shen, Wang, Xu & Yan (2024), §4 of the method.
+
+    Every round retrains from the same initial state and data order, to the
+    end of ``n_epochs`` (or convergence), at the λ chosen from the bracket
+    and the gradient magnitudes of the previous round's network. The
+    starting values need not bracket the target: the bracket is expanded
+    geometrically until they do.
+    """
+    tracker = _Tracker(problem, targets, groups, group_sizes, tol)
+    n_groups = len(groups)
+    schedule = [[lambda_upper] * n_groups, [lambda_lower] * n_groups]
+    lambdas = schedule[0]
+    for round_index in range(max_rounds):
+        run = problem.train(
+            tracker.layer_lambdas(lambdas), restart=True, n_epochs=n_epochs
+        )
+        if tracker.evaluate(lambdas, run):
+            break
+        if round_index == 0:
+            lambdas = schedule[1]
+        else:
+            lambdas = tracker.next_group_lambdas(lambdas)
+    return tracker.finish()
+
+
+def online_search(
+    problem, targets, groups, group_sizes, *, tol, max_rounds, n_epochs,
+    controller_fraction=0.5, correction_fraction=0.25,
+):
+    """One training run with λ steered online, then polish at a fixed λ.
+
+    1. From the initial state, train ``controller_fraction · n_epochs``
+       epochs with λ set at every step so that exactly the target number of
+       weights survive each proximal step (:class:`QuantileController`).
+    2. Fix λ to the controller's average over its last epoch and continue,
+       warm, for the rest of ``n_epochs`` (stopping early on convergence):
+       the returned network is trained at a constant λ, so it satisfies the
+       optimality conditions for that λ, not merely the sparsity.
+    3. While a group is outside the tolerance and rounds remain, update its
+       λ with the paper's bracket/median rule and continue warm for
+       ``correction_fraction · n_epochs`` epochs.
+    """
+    tracker = _Tracker(problem, targets, groups, group_sizes, tol)
+    n_layers = sum(len(g) for g in groups)
+    controller = QuantileController(groups, targets, n_layers)
+    steer_epochs = max(1, round(controller_fraction * n_epochs))
+    # The average is taken over the last epoch only, when λ has settled.
+    if steer_epochs > 1:
+        problem.train(
+            [0.0] * n_layers, restart=True, n_epochs=steer_epochs - 1,
+            controller=controller,
+        )
+        controller.reset_average()
+        problem.train(
+            [0.0] * n_layers, restart=False, n_epochs=1, controller=controller
+        )
+    else:
+        problem.train(
+            [0.0] * n_layers, restart=True, n_epochs=1, controller=controller
+        )
+    layer_lambdas = controller.average_lambdas
+    lambdas = [layer_lambdas[group[0]] for group in groups]
+
+    polish_epochs = max(1, n_epochs - steer_epochs)
+    correction_epochs = max(1, round(correction_fraction * n_epochs))
+    for round_index in range(max_rounds):
+        run = problem.train(
+            tracker.layer_lambdas(lambdas), restart=False,
+            n_epochs=polish_epochs if round_index == 0 else correction_epochs,
+        )
+        if tracker.evaluate(lambdas, run):
+            break
+        lambdas = tracker.next_group_lambdas(lambdas)
+    return tracker.finish()
