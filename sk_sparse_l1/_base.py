@@ -74,7 +74,8 @@ class _MLPProblem:
         self._generator = torch.Generator().manual_seed(seed)
         self._optimizer = None
 
-    def train(self, lambdas, *, restart, n_epochs, controller=None):
+    def train(self, lambdas, *, restart, n_epochs, controller=None,
+              epoch_controller=None):
         if restart or self._optimizer is None:
             if restart:
                 self.network.restore(self._initial)
@@ -85,12 +86,16 @@ class _MLPProblem:
         return train(
             self.network, self.data, self._optimizer, lambdas,
             n_epochs=n_epochs, batch_size=self.batch_size, generator=self._generator,
-            stopping=stopping, controller=controller, masks=self.masks,
+            stopping=stopping, controller=controller,
+            epoch_controller=epoch_controller, masks=self.masks,
             on_epoch=self.on_epoch,
         )
 
     def layer_nonzeros(self):
         return count_nonzero(self.network.weights)
+
+    def network_weights(self):
+        return self.network.weights
 
     def gradient_magnitudes(self):
         with torch.no_grad():
@@ -208,7 +213,8 @@ class BaseSparseL1(BaseEstimator):
         """
         started = time.perf_counter()
         X, y = validate_data(
-            self, X, y, dtype=(np.float64, np.float32), multi_output=True,
+            self, X, y, dtype=(np.float64, np.float32),
+            multi_output=not self._is_classifier_task(),
             y_numeric=not self._is_classifier_task(),
         )
         sample_weight = self._combined_sample_weight(X, y, sample_weight)
@@ -408,8 +414,14 @@ class BaseSparseL1(BaseEstimator):
 
     @staticmethod
     def _as_tensor(array, dtype, device):
-        """The one place where numpy data becomes a tensor of the model's dtype."""
-        return torch.as_tensor(np.ascontiguousarray(array), dtype=dtype, device=device)
+        """The one place where numpy data becomes a tensor of the model's dtype.
+
+        Read-only arrays (memory maps) are copied: torch cannot wrap them.
+        Training never writes to these tensors, so the caller's data is not
+        modified either way.
+        """
+        array = np.require(array, requirements=["C_CONTIGUOUS", "WRITEABLE"])
+        return torch.as_tensor(array, dtype=dtype, device=device)
 
     def _stopping_factory(self, network, validation):
         def factory():

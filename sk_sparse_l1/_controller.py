@@ -55,3 +55,46 @@ class QuantileController:
         self._sum = [total + lam for total, lam in zip(self._sum, lambdas)]
         self._count += 1
         return lambdas
+
+
+class DeadbandController:
+    """Per-epoch λ correction that rests once the sparsity is close enough.
+
+    After an epoch, each group whose sparsity is off its target by more than
+    ``deadband`` (a fraction of the group's weights) has its λ multiplied by
+    ``(nonzeros / target) ** rate``: more nonzeros than wanted raise λ, fewer
+    lower it. Inside the deadband λ is left unchanged, so a run that settles
+    ends with epochs at a constant λ, whose proximal iterates satisfy that
+    λ's optimality conditions.
+
+    Parameters
+    ----------
+    weights : list of torch.Tensor
+        The penalized weights, read (not modified) after each epoch.
+    groups, targets, group_sizes
+        As in :func:`sk_sparse_l1._lambda_search.target_nonzeros`.
+    deadband : float
+        Tolerance on the sparsity fraction.
+    rate : float, default=1.0
+        Exponent of the multiplicative correction.
+    """
+
+    def __init__(self, weights, groups, targets, group_sizes, deadband, rate=1.0):
+        self.weights = weights
+        self.groups = groups
+        self.targets = [max(int(t), 1) for t in targets]
+        self.group_sizes = group_sizes
+        self.deadband = deadband
+        self.rate = rate
+
+    def __call__(self, lambdas):
+        counts = [int(torch.count_nonzero(w)) for w in self.weights]
+        lambdas = list(lambdas)
+        for group, target, size in zip(self.groups, self.targets, self.group_sizes):
+            nonzeros = sum(counts[j] for j in group)
+            if abs(nonzeros - target) <= self.deadband * size:
+                continue
+            factor = (max(nonzeros, 1) / target) ** self.rate
+            for j in group:
+                lambdas[j] *= factor
+        return lambdas

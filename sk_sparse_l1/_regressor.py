@@ -137,6 +137,11 @@ class SparseL1Regressor(RegressorMixin, BaseSparseL1):
     def _is_classifier_task(self):
         return False
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
     def _loss_name(self, target):
         return "squared_error"
 

@@ -7,9 +7,11 @@ and the skorch callbacks each provide one, so both share these strategies.
 
 Problem protocol
 ----------------
-``train(lambdas, *, restart, n_epochs, controller=None)`` → object with
+``train(lambdas, *, restart, n_epochs, controller=None,
+epoch_controller=None)`` → object with
 ``loss_curve``, ``n_epochs``, ``converged``, ``lambdas``;
-``layer_nonzeros()`` → list of int; ``gradient_magnitudes()`` → list of
+``layer_nonzeros()`` → list of int; ``network_weights()`` → the penalized
+tensors; ``gradient_magnitudes()`` → list of
 ndarray (``|∂L/∂W_j|`` of the unpenalized full-data loss, per layer);
 ``snapshot()`` / ``restore(snapshot)``.
 """
@@ -18,10 +20,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sk_sparse_l1._controller import QuantileController
+from sk_sparse_l1._controller import DeadbandController, QuantileController
 from sk_sparse_l1._lambda_search import (
     GroupHistory,
     group_counts,
+    interpolated_lambda,
     next_lambda,
     sparsity_errors,
 )
@@ -97,7 +100,7 @@ class _Tracker:
         return self.result
 
     def next_group_lambdas(self, current):
-        """The bracket/median update for every group not yet within
+        """The paper's bracket/median update for every group not yet within
         tolerance, from the gradient magnitudes of the current network."""
         gamma = self.problem.gradient_magnitudes()
         errors = self.group_errors()
@@ -109,6 +112,15 @@ class _Tracker:
             group_gamma = np.concatenate([gamma[j].ravel() for j in group])
             updated.append(next_lambda(history, group_gamma))
         return updated
+
+    def interpolated_group_lambdas(self, current):
+        """Log-linear interpolation of the history for every group not yet
+        within tolerance."""
+        errors = self.group_errors()
+        return [
+            lam if errors[g] <= self.tol else interpolated_lambda(history)
+            for g, (lam, history) in enumerate(zip(current, self.histories))
+        ]
 
 
 def paper_search(
@@ -149,13 +161,16 @@ def online_search(
     1. From the initial state, train ``controller_fraction · n_epochs``
        epochs with λ set at every step so that exactly the target number of
        weights survive each proximal step (:class:`QuantileController`).
-    2. Fix λ to the controller's average over its last epoch and continue,
-       warm, for the rest of ``n_epochs`` (stopping early on convergence):
-       the returned network is trained at a constant λ, so it satisfies the
-       optimality conditions for that λ, not merely the sparsity.
-    3. While a group is outside the tolerance and rounds remain, update its
-       λ with the paper's bracket/median rule and continue warm for
-       ``correction_fraction · n_epochs`` epochs.
+    2. Start from the controller's average λ over its last epoch and
+       continue, warm, for the rest of ``n_epochs`` (stopping early on
+       convergence). After each epoch a group whose sparsity is off by more
+       than ``tol / 2`` has its λ rescaled (:class:`DeadbandController`);
+       inside that band λ stays fixed, so the network ends trained at a
+       constant λ and satisfies that λ's optimality conditions, not merely
+       the sparsity.
+    3. While a group is outside the tolerance and rounds remain, move its λ
+       by log-linear interpolation of the rounds so far and continue warm
+       for ``correction_fraction · n_epochs`` epochs at that fixed λ.
     """
     tracker = _Tracker(problem, targets, groups, group_sizes, tol)
     n_layers = sum(len(g) for g in groups)
@@ -179,13 +194,20 @@ def online_search(
     lambdas = [layer_lambdas[group[0]] for group in groups]
 
     polish_epochs = max(1, n_epochs - steer_epochs)
+    deadband = DeadbandController(
+        problem.network_weights(), groups, targets, group_sizes, tol / 2
+    )
+    run = problem.train(
+        tracker.layer_lambdas(lambdas), restart=False, n_epochs=polish_epochs,
+        epoch_controller=deadband,
+    )
+    lambdas = [run.lambdas[group[0]] for group in groups]
     correction_epochs = max(1, round(correction_fraction * n_epochs))
-    for round_index in range(max_rounds):
-        run = problem.train(
-            tracker.layer_lambdas(lambdas), restart=False,
-            n_epochs=polish_epochs if round_index == 0 else correction_epochs,
-        )
+    for _ in range(max_rounds):
         if tracker.evaluate(lambdas, run):
             break
-        lambdas = tracker.next_group_lambdas(lambdas)
+        lambdas = tracker.interpolated_group_lambdas(lambdas)
+        run = problem.train(
+            tracker.layer_lambdas(lambdas), restart=False, n_epochs=correction_epochs
+        )
     return tracker.finish()

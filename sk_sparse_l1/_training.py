@@ -170,7 +170,7 @@ class TrainingRun:
 
 def train(
     network, data, optimizer, lambdas, *, n_epochs, batch_size, generator,
-    stopping=None, controller=None, masks=None, on_epoch=None,
+    stopping=None, controller=None, epoch_controller=None, masks=None, on_epoch=None,
 ):
     """Train for up to ``n_epochs`` epochs.
 
@@ -178,7 +178,8 @@ def train(
     ``Σ λ_j ‖W_j‖₁``) after each epoch, as floats. ``stopping`` (a
     :class:`NoImprovementStopping`) may end the run early; then
     ``converged`` is True. ``on_epoch(epoch, objective, lambdas)`` is called
-    after every epoch (progress reporting).
+    after every epoch (progress reporting). ``epoch_controller(lambdas)``,
+    if given, returns the λ for the next epoch.
     """
     loss_curve = []
     converged = False
@@ -191,6 +192,8 @@ def train(
         loss_curve.append(objective)
         if on_epoch is not None:
             on_epoch(epoch, objective, lambdas)
+        if epoch_controller is not None:
+            lambdas = epoch_controller(lambdas)
         if stopping is not None and stopping.should_stop(objective, network):
             converged = True
             break
