@@ -267,7 +267,7 @@ class BaseSparseL1(BaseEstimator):
             gamma = problem.gradient_magnitudes()
             upper = float(max(g.max() for g in gamma))
             search = paper_search(problem, targets, groups, group_sizes,
-                                  lambda_upper=upper, lambda_lower=upper * 1e-4, **common)
+                                  lambda_upper=upper, lambda_lower=upper * 1e-3, **common)
         else:
             search = online_search(problem, targets, groups, group_sizes, **common)
         if not search.reached:

@@ -139,37 +139,3 @@ def order_statistic_lambda(gradient_magnitudes, target):
         return 0.0
     return float(gamma[target])
 
-
-def interpolated_lambda(history, max_factor=4.0):
-    """Next λ for one group by log-linear interpolation of the history.
-
-    Nonzero counts are modelled as linear in ``log λ`` between the bracket's
-    two ends (regula falsi), or, while the target is not yet bracketed,
-    along the secant of the two most recent rounds, the step limited to a
-    factor ``max_factor`` either way. Used for the warm-started correction
-    rounds of the online search, where each round moves λ only a little.
-    """
-    target = history.target
-    upper, lower = history.upper, history.lower
-    points = dict(zip(history.lambdas, history.nonzeros))
-    if upper is not None and lower is not None:
-        (lam_a, k_a), (lam_b, k_b) = (lower, points[lower]), (upper, points[upper])
-    elif len(history.lambdas) >= 2:
-        (lam_a, k_a), (lam_b, k_b) = (
-            (history.lambdas[-2], history.nonzeros[-2]),
-            (history.lambdas[-1], history.nonzeros[-1]),
-        )
-    else:
-        lam_a, k_a, lam_b, k_b = history.lambdas[-1], history.nonzeros[-1], None, None
-    last_lam, last_k = history.lambdas[-1], history.nonzeros[-1]
-    default = max_factor ** 0.5 if last_k > target else max_factor ** -0.5
-    if lam_b is None or k_a == k_b or lam_a <= 0 or lam_b <= 0:
-        return last_lam * default
-    slope = (k_b - k_a) / (math.log(lam_b) - math.log(lam_a))
-    if slope >= 0:  # not decreasing in λ: noise; step in the right direction
-        return last_lam * default
-    log_lam = math.log(lam_a) + (target - k_a) / slope
-    low, high = math.log(last_lam / max_factor), math.log(last_lam * max_factor)
-    if upper is not None and lower is not None:
-        low, high = math.log(lower), math.log(upper)
-    return math.exp(min(max(log_lam, low), high))

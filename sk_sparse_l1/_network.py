@@ -31,7 +31,9 @@ def build_mlp(layer_sizes, activation, *, dtype, generator):
     for j, (fan_in, fan_out) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:])):
         if j > 0:
             layers.append(ACTIVATIONS[activation]())
-        linear = nn.Linear(fan_in, fan_out, dtype=dtype)
+        # skip_init: nn.Linear's own initialization would draw from torch's
+        # global generator.
+        linear = nn.utils.skip_init(nn.Linear, fan_in, fan_out, dtype=dtype)
         # Glorot & Bengio (2010), with scikit-learn's factor for logistic units.
         factor = 2.0 if activation == "logistic" else 6.0
         bound = math.sqrt(factor / (fan_in + fan_out))

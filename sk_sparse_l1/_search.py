@@ -24,7 +24,6 @@ from sk_sparse_l1._controller import DeadbandController, QuantileController
 from sk_sparse_l1._lambda_search import (
     GroupHistory,
     group_counts,
-    interpolated_lambda,
     next_lambda,
     sparsity_errors,
 )
@@ -113,14 +112,6 @@ class _Tracker:
             updated.append(next_lambda(history, group_gamma))
         return updated
 
-    def interpolated_group_lambdas(self, current):
-        """Log-linear interpolation of the history for every group not yet
-        within tolerance."""
-        errors = self.group_errors()
-        return [
-            lam if errors[g] <= self.tol else interpolated_lambda(history)
-            for g, (lam, history) in enumerate(zip(current, self.histories))
-        ]
 
 
 def paper_search(
@@ -168,9 +159,11 @@ def online_search(
        inside that band λ stays fixed, so the network ends trained at a
        constant λ and satisfies that λ's optimality conditions, not merely
        the sparsity.
-    3. While a group is outside the tolerance and rounds remain, move its λ
-       by log-linear interpolation of the rounds so far and continue warm
-       for ``correction_fraction · n_epochs`` epochs at that fixed λ.
+    3. While a group is outside the tolerance and rounds remain, continue
+       warm for ``correction_fraction · n_epochs`` epochs with the same
+       per-epoch correction. Sparsity at a fixed λ still drifts while the
+       network trains, so corrections track the current network instead of
+       interpolating between rounds measured at earlier stages of training.
     """
     tracker = _Tracker(problem, targets, groups, group_sizes, tol)
     n_layers = sum(len(g) for g in groups)
@@ -201,13 +194,13 @@ def online_search(
         tracker.layer_lambdas(lambdas), restart=False, n_epochs=polish_epochs,
         epoch_controller=deadband,
     )
-    lambdas = [run.lambdas[group[0]] for group in groups]
     correction_epochs = max(1, round(correction_fraction * n_epochs))
     for _ in range(max_rounds):
+        lambdas = [run.lambdas[group[0]] for group in groups]
         if tracker.evaluate(lambdas, run):
             break
-        lambdas = tracker.interpolated_group_lambdas(lambdas)
         run = problem.train(
-            tracker.layer_lambdas(lambdas), restart=False, n_epochs=correction_epochs
+            deadband(run.lambdas), restart=False, n_epochs=correction_epochs,
+            epoch_controller=deadband,
         )
     return tracker.finish()

@@ -179,11 +179,14 @@ def train(
     :class:`NoImprovementStopping`) may end the run early; then
     ``converged`` is True. ``on_epoch(epoch, objective, lambdas)`` is called
     after every epoch (progress reporting). ``epoch_controller(lambdas)``,
-    if given, returns the λ for the next epoch.
+    if given, returns the λ for each epoch after the first, so the returned
+    ``lambdas`` are those the last epoch was trained at.
     """
     loss_curve = []
     converged = False
     for epoch in range(n_epochs):
+        if epoch_controller is not None and epoch > 0:
+            lambdas = epoch_controller(lambdas)
         data_loss, lambdas = run_epoch(
             network, data, optimizer, lambdas, batch_size=batch_size,
             generator=generator, controller=controller, masks=masks,
@@ -192,8 +195,6 @@ def train(
         loss_curve.append(objective)
         if on_epoch is not None:
             on_epoch(epoch, objective, lambdas)
-        if epoch_controller is not None:
-            lambdas = epoch_controller(lambdas)
         if stopping is not None and stopping.should_stop(objective, network):
             converged = True
             break

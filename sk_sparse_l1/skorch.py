@@ -28,6 +28,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 try:
     from skorch.callbacks import Callback
+    from skorch.dataset import get_len, unpack_data
 except ImportError as exc:
     raise ImportError(
         "sk_sparse_l1.skorch needs skorch, which is not installed: "
@@ -38,12 +39,14 @@ from sk_sparse_l1._base import _check_fractions
 from sk_sparse_l1._controller import QuantileController
 from sk_sparse_l1._lambda_search import (
     group_counts,
-    sparsity_errors,
+    next_lambda,
+    order_statistic_lambda,
     target_nonzeros,
     within_tolerance,
 )
 from sk_sparse_l1._network import count_nonzero, default_penalized_parameters
 from sk_sparse_l1._prox import adam_step_sizes, soft_threshold_
+from sk_sparse_l1._search import _Tracker
 
 __all__ = ["ProximalL1", "TargetSparsity"]
 
@@ -346,21 +349,78 @@ class ProximalL1(_ProximalCallback):
         return self._alphas
 
 
+
+class _SkorchProblem:
+    """The parts of the search problem protocol of :mod:`sk_sparse_l1._search`
+    that a callback can offer: it cannot train (skorch owns the loop), but it
+    can count, take clean gradients, and save and restore the module."""
+
+    def __init__(self, net, metric, dataset):
+        self.net = net
+        self.metric = metric
+        self.dataset = dataset
+
+    def layer_nonzeros(self):
+        return count_nonzero(self.metric.weights)
+
+    def gradient_magnitudes(self):
+        """``|∂L/∂W_j|`` of the unpenalized mean training loss, over the whole
+        training set, with the module in eval mode (no dropout, running
+        normalization statistics, which forward passes then leave alone)."""
+        net, parameters = self.net, self.metric.parameters
+        module = net.module_
+        was_training = module.training
+        module.eval()
+        totals = [torch.zeros_like(p) for p in parameters]
+        n_seen = 0
+        try:
+            for batch in net.get_iterator(self.dataset, training=False):
+                Xi, yi = unpack_data(batch)
+                with torch.enable_grad():
+                    loss = net.get_loss(net.infer(Xi), yi, X=Xi, training=False)
+                    grads = torch.autograd.grad(loss, parameters, allow_unused=True)
+                n_batch = get_len(Xi)
+                for total, g in zip(totals, grads):
+                    if g is not None:
+                        total.add_(g, alpha=n_batch)
+                n_seen += n_batch
+        finally:
+            module.train(was_training)
+        return [(total / max(n_seen, 1)).abs().cpu().numpy() for total in totals]
+
+    def snapshot(self):
+        return {k: v.detach().clone() for k, v in self.net.module_.state_dict().items()}
+
+    def restore(self, snapshot):
+        self.net.module_.load_state_dict(snapshot)
+
+
 class TargetSparsity(_ProximalCallback):
     """Proximal ℓ1 training with λ chosen for a prescribed sparsity.
 
     Trains like :class:`ProximalL1` (same optimizers, same threshold in the
-    optimizer's metric) and chooses λ during the run, as the estimators'
-    ``search="online"`` does, in two phases over ``net.max_epochs`` epochs:
+    optimizer's metric) and chooses λ during the same run, as the
+    estimators' ``search="online"`` does, over ``net.max_epochs`` epochs:
 
-    1. For the first ``controller_fraction · max_epochs`` epochs λ is set at
-       every step so that exactly the target number of weights survive the
-       proximal map (:class:`~sk_sparse_l1._controller.QuantileController`).
-    2. λ is then fixed to the controller's average over its last epoch for
-       the remaining epochs: the final net is trained at a constant λ, so it
-       satisfies the optimality conditions for that λ, not merely the
-       sparsity. Its sparsity may drift from the target while it converges;
-       ``sparsity_tol`` bounds how far before a ``ConvergenceWarning``.
+    1. *Steer*, for the first ``controller_fraction · max_epochs`` epochs: λ
+       is set at every step so that exactly the target number of weights
+       survive the proximal map (``QuantileController``). The target is
+       lowered from dense to its final value over the first
+       ``ramp_fraction`` of these epochs, so that the net is not pruned to
+       the target at its random initialization.
+    2. *Polish*: λ is fixed to the controller's average over its last epoch,
+       so the net is trained at a constant λ and satisfies the optimality
+       conditions for that λ, not merely the sparsity.
+    3. *Correct*: the sparsity reached at a fixed λ drifts from the target
+       while the net converges. Every ``correction_fraction · max_epochs``
+       epochs a group outside ``sparsity_tol`` gets a new λ by the paper's
+       bracket/median rule (gradient magnitudes of the unpenalized training
+       loss at the current net), training continuing warm.
+
+    At the end the final net is kept if every group is within
+    ``sparsity_tol``; otherwise the net closest to the target among those
+    seen at the end of a polish or correction round is restored, and a
+    ``ConvergenceWarning`` is raised if even that one misses.
 
     Sparsity is the fraction of exactly-zero entries of the penalized tensors
     (global), or of each tensor (per layer).
@@ -375,38 +435,53 @@ class TargetSparsity(_ProximalCallback):
         weights of every ``Linear`` and ``Conv*`` layer.
     controller_fraction : float, default=0.5
         Fraction of ``net.max_epochs`` during which λ is steered, in (0, 1].
+    ramp_fraction : float, default=0.5
+        Fraction of the steering epochs over which the target is lowered
+        from dense (cubically, as in gradual magnitude pruning), in [0, 1].
+    correction_fraction : float, default=0.1
+        Length of a correction round as a fraction of ``net.max_epochs``, in
+        (0, 1].
     sparsity_tol : float, default=0.01
         Largest acceptable absolute difference between achieved and target
-        sparsity (a fraction of the group's weights) at the end of training.
+        sparsity (a fraction of the group's weights).
 
     Attributes
     ----------
     alpha_ : float or ndarray of shape (n_tensors,)
-        The λ of the fixed-λ phase (per tensor for per-layer targets).
+        The λ the returned net was trained at (per tensor for per-layer
+        targets).
+    alphas_ : ndarray of shape (n_rounds, n_groups)
+        λ of each polish and correction round.
+    sparsities_ : ndarray of shape (n_rounds, n_groups)
+        Sparsity reached at the end of each round.
     target_n_nonzero_ : ndarray of int
         Nonzero count wanted in each group (one group for a global target).
     target_reached_ : bool
-        Whether every group ended within ``sparsity_tol`` of its target.
+        Whether every group of the returned net is within ``sparsity_tol``.
     penalized_params_, layer_sizes_, layer_n_nonzero_, n_nonzero_, \
 layer_sparsity_, sparsity_
-        As in :class:`ProximalL1`.
+        As in :class:`ProximalL1`, for the returned net.
 
     Notes
     -----
-    The schedule follows ``net.max_epochs``; training for another number of
+    The schedule follows ``net.max_epochs``: training for another number of
     epochs (``fit(..., epochs=n)``) or stopping early (``EarlyStopping``)
-    shortens or skips the fixed-λ phase. Every ``partial_fit`` call starts the
+    shortens or skips the later phases. Every ``partial_fit`` call starts the
     schedule again from the current weights.
     """
 
     def __init__(
         self, target_sparsity=0.9, *, params=None, controller_fraction=0.5,
-        sparsity_tol=0.01,
+        ramp_fraction=0.5, correction_fraction=0.1, sparsity_tol=0.01,
     ):
         self.target_sparsity = target_sparsity
         self.params = params
         self.controller_fraction = controller_fraction
+        self.ramp_fraction = ramp_fraction
+        self.correction_fraction = correction_fraction
         self.sparsity_tol = sparsity_tol
+
+    # ------------------------------------------------------------ schedule
 
     def _check_params(self):
         _check_fractions("target_sparsity", self.target_sparsity)
@@ -416,12 +491,32 @@ layer_sparsity_, sparsity_
                 f"fraction per penalized tensor, got shape "
                 f"{np.shape(self.target_sparsity)}."
             )
-        cf = self.controller_fraction
-        if not isinstance(cf, Real) or isinstance(cf, bool) or not 0 < cf <= 1:
-            raise ValueError(f"controller_fraction must be in (0, 1], got {cf!r}.")
-        tol = self.sparsity_tol
-        if not isinstance(tol, Real) or isinstance(tol, bool) or not 0 < tol < 1:
-            raise ValueError(f"sparsity_tol must be in (0, 1), got {tol!r}.")
+        for name, low, high, closed_low in [
+            ("controller_fraction", 0, 1, False),
+            ("ramp_fraction", 0, 1, True),
+            ("correction_fraction", 0, 1, False),
+            ("sparsity_tol", 0, 1, False),
+        ]:
+            value = getattr(self, name)
+            ok = isinstance(value, Real) and not isinstance(value, bool)
+            ok = ok and (low <= value if closed_low else low < value) and value <= high
+            if not ok:
+                interval = f"{'[' if closed_low else '('}{low}, {high}]"
+                raise ValueError(f"{name} must be in {interval}, got {value!r}.")
+
+    def _plan(self, n_epochs):
+        """Epoch counts of the phases for a run of ``n_epochs``."""
+        self._steer_epochs = max(1, round(self.controller_fraction * n_epochs))
+        # The ramp ends before the last steered epoch, the one averaged.
+        self._ramp_epochs = min(
+            self.ramp_fraction * self._steer_epochs, self._steer_epochs - 1
+        )
+        fixed = n_epochs - self._steer_epochs
+        round_epochs = max(1, round(self.correction_fraction * n_epochs))
+        # Rounds end at the last epoch; the polish round takes the remainder.
+        self._round_ends = set(
+            range(n_epochs - 1, self._steer_epochs + round_epochs - 2, -round_epochs)
+        ) if fixed > 0 else set()
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         self._check_params()
@@ -431,55 +526,147 @@ layer_sparsity_, sparsity_
         self.target_n_nonzero_ = targets
         self._groups = groups
         self._group_sizes = group_counts(self.layer_sizes_, groups)
-        n_tensors = len(self.layer_sizes_)
-        self._controller = QuantileController(groups, targets, n_tensors)
+        self._controller = QuantileController(groups, targets, len(self.layer_sizes_))
         n_epochs = net.max_epochs
         if not isinstance(n_epochs, Integral) or n_epochs < 1:
             raise ValueError(f"net.max_epochs must be a positive int, got {n_epochs!r}.")
-        self._steer_epochs = max(1, round(self.controller_fraction * n_epochs))
+        self._plan(n_epochs)
         self._epoch = 0
-        self._lambdas = None
+        self._progress = 0.0
+        self._group_lambdas = None  # λ of the fixed phases, one per group
+        self._tracker = None
+        self._last_lambdas = [0.0] * len(self.layer_sizes_)
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        # λ is averaged over the last steered epoch only, when it has settled.
+        self._n_train = max(get_len(dataset_train), 1) if dataset_train else None
+        self._seen = 0
         if self._epoch == self._steer_epochs - 1:
+            # λ is averaged over the last steered epoch only, once settled.
             self._controller.reset_average()
 
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        if training and self._epoch < self._steer_epochs:
+            self._seen += _batch_len(batch)
+            self._controller.targets = self._ramped_targets()
+        super().on_batch_end(net, batch=batch, training=training, **kwargs)
+
+    def _ramped_targets(self):
+        final = self.target_n_nonzero_
+        if self._ramp_epochs <= 0 or self._n_train is None:
+            return [int(t) for t in final]
+        progress = (self._epoch + self._seen / self._n_train) / self._ramp_epochs
+        keep = (1.0 - min(progress, 1.0)) ** 3
+        return [
+            int(round(t + (n - t) * keep)) for t, n in zip(final, self._group_sizes)
+        ]
+
     def _step_lambdas(self):
-        if self._epoch < self._steer_epochs:
-            return self._controller(self._metric)
-        return self._lambdas
+        if self._group_lambdas is None:
+            self._last_lambdas = self._controller(self._metric)
+        else:
+            self._last_lambdas = self._tracker.layer_lambdas(self._group_lambdas)
+        return self._last_lambdas
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        if self._epoch == self._steer_epochs - 1:
-            self._lambdas = self._controller.average_lambdas
-            self._set_alpha(self._lambdas)
+        epoch = self._epoch
         self._epoch += 1
+        if epoch == self._steer_epochs - 1:
+            self._start_fixed_phase(net, dataset_train)
+        elif epoch in self._round_ends and self._tracker is not None:
+            self._end_round()
         super().on_epoch_end(net, dataset_train, dataset_valid, **kwargs)
+        lambdas = [self._last_lambdas[g[0]] for g in self._groups]
+        net.history.record("alpha", lambdas if len(lambdas) > 1 else lambdas[0])
 
-    def _set_alpha(self, lambdas):
-        per_layer = np.ndim(self.target_sparsity) == 1
-        self.alpha_ = np.asarray(lambdas, dtype=float) if per_layer else float(lambdas[0])
+    def _start_fixed_phase(self, net, dataset_train):
+        problem = _SkorchProblem(net, self._metric, dataset_train)
+        self._tracker = _Tracker(
+            problem, self.target_n_nonzero_, self._groups, self._group_sizes,
+            self.sparsity_tol,
+        )
+        layer_lambdas = self._controller.average_lambdas
+        self._group_lambdas = [layer_lambdas[g[0]] for g in self._groups]
+
+    def _end_round(self):
+        """Record the round just finished; give a new λ to each group
+        outside the tolerance."""
+        ok = self._tracker.evaluate(self._group_lambdas, run=self._epoch)
+        import os
+        if os.environ.get("DBG"): print("round end", self._epoch, ok, self._tracker.result.errors[-1], self._group_lambdas)
+        if not ok:
+            tracker = self._tracker
+            gamma = tracker.problem.gradient_magnitudes()
+            errors = tracker.group_errors()
+            updated = []
+            for g, (group, history) in enumerate(zip(tracker.groups, tracker.histories)):
+                if errors[g] <= tracker.tol:
+                    updated.append(self._group_lambdas[g])
+                    continue
+                group_gamma = np.concatenate([gamma[j].ravel() for j in group])
+                if os.environ.get("RULE") == "os":
+                    updated.append(order_statistic_lambda(group_gamma, int(tracker.targets[g])))
+                else:
+                    updated.append(next_lambda(history, group_gamma, expansion=float(os.environ.get("EXP", "10"))))
+            self._group_lambdas = updated
+
+    # ----------------------------------------------------------------- end
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
-        super().on_train_end(net, X=X, y=y, **kwargs)
-        if self._lambdas is None:
+        tracker = self._tracker
+        if tracker is None:
             # Stopped while steering: λ is the controller's running average.
-            self._set_alpha(self._controller.average_lambdas)
-        nonzeros = group_counts(self.layer_n_nonzero_, self._groups)
-        self.target_reached_ = within_tolerance(
-            nonzeros, self.target_n_nonzero_, self._group_sizes, self.sparsity_tol
-        )
+            layer_lambdas = self._controller.average_lambdas
+        elif self._final_within_tolerance():
+            layer_lambdas = tracker.layer_lambdas(self._group_lambdas)
+        else:
+            if self._epoch - 1 not in self._round_ends:
+                tracker.evaluate(self._group_lambdas, run=self._epoch)
+            layer_lambdas = tracker.finish().lambdas
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        self._set_results(layer_lambdas)
         if not self.target_reached_:
-            errors = sparsity_errors(nonzeros, self.target_n_nonzero_, self._group_sizes)
-            achieved = 1.0 - nonzeros / self._group_sizes
+            achieved = 1.0 - group_counts(self.layer_n_nonzero_, self._groups) / (
+                self._group_sizes
+            )
             warnings.warn(
                 f"TargetSparsity: target_sparsity={self.target_sparsity} was "
-                f"missed by more than sparsity_tol={self.sparsity_tol}: achieved "
-                f"{np.round(achieved, 4).tolist()} (error "
-                f"{np.round(errors, 4).tolist()}) after {self._epoch} epochs, "
-                f"{self._steer_epochs} of them steering λ. Train for more "
-                "epochs or raise controller_fraction.",
+                f"missed by more than sparsity_tol={self.sparsity_tol}: the net "
+                f"kept has sparsity {np.round(achieved, 4).tolist()} after "
+                f"{self._epoch} epochs ({self._steer_epochs} steering λ). Train "
+                "for more epochs, or widen sparsity_tol.",
                 ConvergenceWarning,
                 stacklevel=2,
             )
+
+    def _final_within_tolerance(self):
+        nonzeros = group_counts(count_nonzero(self._metric.weights), self._groups)
+        return within_tolerance(
+            nonzeros, self.target_n_nonzero_, self._group_sizes, self.sparsity_tol
+        )
+
+    def _set_results(self, layer_lambdas):
+        per_layer = np.ndim(self.target_sparsity) == 1
+        self.alpha_ = (
+            np.asarray(layer_lambdas, dtype=float) if per_layer
+            else float(layer_lambdas[0])
+        )
+        result = None if self._tracker is None else self._tracker.result
+        n_groups = len(self._groups)
+        self.alphas_ = np.asarray(
+            result.alphas if result else [], dtype=float
+        ).reshape(-1, n_groups)
+        nonzeros = np.asarray(result.nonzeros if result else [], dtype=float)
+        self.sparsities_ = 1.0 - nonzeros.reshape(-1, n_groups) / self._group_sizes
+        self.target_reached_ = within_tolerance(
+            group_counts(self.layer_n_nonzero_, self._groups),
+            self.target_n_nonzero_, self._group_sizes, self.sparsity_tol,
+        )
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_tracker", None)
+        return state
+
+
+def _batch_len(batch):
+    return get_len(batch[0]) if isinstance(batch, (tuple, list)) else get_len(batch)

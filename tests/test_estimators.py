@@ -1,0 +1,231 @@
+"""Behaviour of the estimators at a fixed λ: sparsity, determinism,
+persistence, composition with scikit-learn tools, labels and errors."""
+
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_breast_cancer, load_digits, make_regression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
+
+from sk_sparse_l1 import SparseL1Classifier, SparseL1Regressor
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+FAST = dict(hidden_layer_sizes=(16,), max_iter=30, learning_rate_init=0.01,
+            random_state=0)
+
+
+@pytest.fixture(scope="module")
+def regression():
+    X, y = make_regression(n_samples=150, n_features=6, n_informative=3, noise=2.0,
+                           random_state=0)
+    return X, y / y.std()
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:400] / 16.0, y[:400]
+
+
+def test_sparsity_grows_with_alpha(regression):
+    X, y = regression
+    sparsities = [SparseL1Regressor(alpha=a, **FAST).fit(X, y).sparsity_
+                  for a in (0.0, 1e-3, 1e-2, 5e-2)]
+    assert sparsities[0] == 0.0
+    assert all(a <= b for a, b in zip(sparsities, sparsities[1:]))
+    assert sparsities[-1] > 0.5
+
+
+def test_fitted_attributes_are_consistent(regression):
+    X, y = regression
+    reg = SparseL1Regressor(alpha=0.02, **FAST).fit(X, y)
+    weights = reg.coefs_
+    assert [w.shape for w in weights] == [(6, 16), (16, 1)]
+    assert all(w.dtype == np.float64 for w in weights)
+    n_zero = sum(int(np.sum(w == 0)) for w in weights)
+    assert reg.n_nonzero_ == sum(w.size for w in weights) - n_zero
+    assert reg.sparsity_ == pytest.approx(n_zero / sum(w.size for w in weights))
+    np.testing.assert_allclose(reg.layer_sparsity_, [np.mean(w == 0) for w in weights])
+    np.testing.assert_array_equal(reg.support_, np.any(weights[0] != 0, axis=1))
+    assert reg.alpha_ == 0.02 and reg.n_iter_ == len(reg.loss_curve_)
+    assert all(isinstance(v, float) for v in reg.loss_curve_)
+    assert reg.predict(X).shape == (150,) and reg.predict(X).dtype == np.float64
+
+
+def test_layerwise_alpha(regression):
+    X, y = regression
+    reg = SparseL1Regressor(alpha=[0.1, 0.0], **FAST).fit(X, y)
+    np.testing.assert_array_equal(reg.alpha_, [0.1, 0.0])
+    assert reg.layer_sparsity_[0] > 0.3 and reg.layer_sparsity_[1] == 0.0
+    with pytest.raises(ValueError, match="expected 2 values"):
+        SparseL1Regressor(alpha=[0.1, 0.1, 0.1], **FAST).fit(X, y)
+
+
+def test_multioutput_regression(regression):
+    X, y = regression
+    Y = np.column_stack([y, -y])
+    reg = SparseL1Regressor(alpha=1e-3, **FAST).fit(X, Y)
+    assert reg.predict(X).shape == (150, 2)
+    assert SparseL1Regressor(**FAST).fit(X, y[:, None]).predict(X).shape == (150, 1)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_same_random_state_same_coefs(regression, solver):
+    X, y = regression
+    a = SparseL1Regressor(alpha=0.01, solver=solver, **FAST).fit(X, y)
+    b = SparseL1Regressor(alpha=0.01, solver=solver, **FAST).fit(X, y)
+    for wa, wb in zip(a.coefs_, b.coefs_):
+        np.testing.assert_array_equal(wa, wb)
+    c = SparseL1Regressor(alpha=0.01, solver=solver, **{**FAST, "random_state": 1}).fit(X, y)
+    assert not np.array_equal(a.coefs_[0], c.coefs_[0])
+
+
+def test_library_does_not_touch_global_torch_seed(regression):
+    X, y = regression
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    SparseL1Regressor(**FAST).fit(X, y)
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_pickle_and_joblib_round_trips(tmp_path, digits):
+    X, y = digits
+    clf = SparseL1Classifier(alpha=1e-3, **FAST).fit(X, y)
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+    path = tmp_path / "model.joblib"
+    joblib.dump(clf, path)
+    np.testing.assert_array_equal(joblib.load(path).predict_proba(X), clf.predict_proba(X))
+
+
+def test_grid_search_in_pipeline_parallel(regression):
+    X, y = regression
+    pipe = make_pipeline(StandardScaler(), SparseL1Regressor(**FAST))
+    search = GridSearchCV(pipe, {"sparsel1regressor__alpha": [1e-3, 1e-2, 1e-1]},
+                          cv=3, n_jobs=2).fit(X, y)
+    assert search.best_params_["sparsel1regressor__alpha"] in (1e-3, 1e-2, 1e-1)
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+
+
+@pytest.mark.parametrize("labels", [np.array(["cat", "dog", "emu"]), np.array([-3, 7, 40])])
+def test_classifier_any_labels(labels, digits):
+    X, y = digits
+    mask = y < 3
+    X, y = X[mask], labels[y[mask]]
+    clf = SparseL1Classifier(**FAST).fit(X, y)
+    np.testing.assert_array_equal(clf.classes_, np.sort(labels))
+    assert set(clf.predict(X)) <= set(labels)
+    assert clf.score(X, y) > 0.9
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X)), proba, rtol=1e-10)
+    np.testing.assert_array_equal(clf.classes_[proba.argmax(1)], clf.predict(X))
+
+
+def test_binary_classifier_has_one_output():
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    clf = SparseL1Classifier(**FAST).fit(X, np.where(y == 1, "yes", "no"))
+    assert clf.coefs_[-1].shape == (16, 1)
+    assert clf.predict_proba(X).shape == (len(X), 2)
+    assert clf.score(X, np.where(y == 1, "yes", "no")) > 0.95
+
+
+def test_class_weight_balanced_changes_the_fit(digits):
+    X, y = digits
+    y = (y == 0).astype(int)  # imbalanced: about 10% positives
+    plain = SparseL1Classifier(**FAST).fit(X, y)
+    balanced = SparseL1Classifier(class_weight="balanced", **FAST).fit(X, y)
+    assert balanced.predict_proba(X)[:, 1].mean() > plain.predict_proba(X)[:, 1].mean()
+
+
+def test_inputs_are_not_modified(regression):
+    X, y = regression
+    X_copy, y_copy = X.copy(), y.copy()
+    sw = np.ones(len(y))
+    SparseL1Regressor(alpha=0.01, **FAST).fit(X, y, sample_weight=sw)
+    np.testing.assert_array_equal(X, X_copy)
+    np.testing.assert_array_equal(y, y_copy)
+    np.testing.assert_array_equal(sw, np.ones(len(y)))
+
+
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        (np.nan, "NaN"),
+        (np.inf, "infinity"),
+    ],
+)
+def test_non_finite_input_is_rejected(regression, bad, match):
+    X, y = regression
+    X = X.copy()
+    X[3, 2] = bad
+    with pytest.raises(ValueError, match=match):
+        SparseL1Regressor(**FAST).fit(X, y)
+
+
+def test_other_bad_inputs(regression):
+    X, y = regression
+    reg = SparseL1Regressor(**FAST)
+    with pytest.raises(ValueError, match="[Cc]omplex"):
+        reg.fit(X + 1j, y)
+    with pytest.raises(ValueError, match="0 sample"):
+        reg.fit(X[:0], y[:0])
+    with pytest.raises(ValueError, match="2D array"):
+        reg.fit(X[:, 0], y)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        reg.fit(X, y[:-1])
+    y_nan = y.copy()
+    y_nan[0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        reg.fit(X, y_nan)
+    fitted = SparseL1Regressor(**FAST).fit(X, y)
+    with pytest.raises(ValueError, match="6 features"):
+        fitted.predict(X[:, :4])
+
+
+@pytest.mark.parametrize(
+    "params",
+    [dict(alpha=-1.0), dict(solver="lbfgs"), dict(activation="gelu"), dict(max_iter=0),
+     dict(batch_size=0), dict(target_sparsity=1.0), dict(target_sparsity=-0.1),
+     dict(target_sparsity="high"), dict(target_sparsity=[0.5, 1.2]), dict(device="tpu")],
+)
+def test_invalid_parameters(regression, params):
+    X, y = regression
+    with pytest.raises(InvalidParameterError):
+        SparseL1Regressor(**{**FAST, **params}).fit(X, y)
+
+
+def test_non_finite_loss_stops_with_a_clear_error(regression):
+    X, y = regression
+    reg = SparseL1Regressor(solver="sgd", learning_rate_init=10.0, hidden_layer_sizes=(16,),
+                            max_iter=50, random_state=0)
+    with pytest.raises(ValueError, match="scale the inputs"):
+        reg.fit(X * 1e3, y * 1e3)
+    assert not hasattr(reg, "coefs_")
+
+
+def test_warm_start_continues_from_previous_weights(regression):
+    X, y = regression
+    reg = SparseL1Regressor(alpha=0.01, warm_start=True, **{**FAST, "max_iter": 5})
+    reg.fit(X, y)
+    first_loss = reg.loss_curve_[-1]
+    reg.fit(X, y)
+    assert reg.loss_curve_[0] < first_loss * 1.5
+    assert reg.loss_curve_[-1] < first_loss
+
+
+def test_early_stopping_keeps_best_validation_score(digits):
+    X, y = digits
+    clf = SparseL1Classifier(early_stopping=True, n_iter_no_change=3,
+                             **{**FAST, "max_iter": 200}).fit(X, y)
+    assert clf.n_iter_ < 200
+    assert clf.score(X, y) > 0.9

@@ -1,0 +1,60 @@
+"""The proximal map and the step sizes it is taken in."""
+
+import numpy as np
+import pytest
+import torch
+
+from sk_sparse_l1._prox import (
+    adam_step_sizes,
+    soft_threshold,
+    soft_threshold_,
+    threshold_keeping,
+)
+
+
+def numpy_soft_threshold(w, tau):
+    return np.where(w > tau, w - tau, np.where(w < -tau, w + tau, 0.0))
+
+
+@pytest.mark.parametrize("tau", [0.0, 0.3, np.array([[0.1], [0.5], [2.0]])])
+def test_soft_threshold_matches_numpy_reference(tau):
+    w = np.random.RandomState(0).randn(3, 5)
+    tau_t = torch.as_tensor(tau) if isinstance(tau, np.ndarray) else tau
+    expected = numpy_soft_threshold(w, tau)
+    np.testing.assert_allclose(soft_threshold(torch.as_tensor(w), tau_t).numpy(),
+                               expected, rtol=0, atol=1e-15)
+    w_t = torch.as_tensor(w.copy())
+    out = soft_threshold_(w_t, tau_t)
+    assert out.data_ptr() == w_t.data_ptr()
+    np.testing.assert_allclose(w_t.numpy(), expected, rtol=0, atol=1e-15)
+
+
+def test_soft_threshold_gives_exact_zeros():
+    w = torch.tensor([-0.5, -0.1, 0.0, 0.1, 0.5])
+    out = soft_threshold(w, 0.1)
+    assert torch.equal(out == 0, torch.tensor([False, True, True, True, False]))
+
+
+def test_adam_step_sizes_match_torch_adam():
+    """The step torch's Adam applies equals d · m̂ with our d."""
+    torch.manual_seed(0)
+    p = torch.nn.Parameter(torch.randn(4, 3, dtype=torch.float64))
+    opt = torch.optim.Adam([p], lr=0.01, betas=(0.9, 0.999), eps=1e-8)
+    for _ in range(3):
+        before = p.detach().clone()
+        opt.zero_grad()
+        (p**3).sum().backward()
+        opt.step()
+        state = opt.state[p]
+        step = int(state["step"])
+        d = adam_step_sizes(state["exp_avg_sq"], step, 0.01, 0.999, 1e-8)
+        m_hat = state["exp_avg"] / (1 - 0.9**step)
+        np.testing.assert_allclose((before - p.detach()).numpy(), (d * m_hat).numpy(),
+                                   rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("n_keep", [0, 1, 5, 11, 12, 20])
+def test_threshold_keeping_leaves_n_keep_above(n_keep):
+    scores = torch.as_tensor(np.random.RandomState(1).rand(3, 4))
+    tau = threshold_keeping(scores, n_keep)
+    assert int((scores > tau).sum()) == min(n_keep, scores.numel())
