@@ -16,10 +16,14 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import InvalidParameterError, Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 
-from sk_sparse_l1._lambda_search import target_nonzeros
+from sk_sparse_l1._lambda_search import group_counts, target_nonzeros
 from sk_sparse_l1._network import build_mlp, count_nonzero, forward, linear_layers
 from sk_sparse_l1._optim import make_optimizer
 from sk_sparse_l1._search import online_search, paper_search
@@ -60,8 +64,18 @@ class _MLPProblem:
     weights and optimizer state.
     """
 
-    def __init__(self, network, data, *, make_opt, batch_size, seed, stopping_factory,
-                 on_epoch=None, masks=None):
+    def __init__(
+        self,
+        network,
+        data,
+        *,
+        make_opt,
+        batch_size,
+        seed,
+        stopping_factory,
+        on_epoch=None,
+        masks=None,
+    ):
         self.network = network
         self.data = data
         self.make_opt = make_opt
@@ -74,8 +88,9 @@ class _MLPProblem:
         self._generator = torch.Generator().manual_seed(seed)
         self._optimizer = None
 
-    def train(self, lambdas, *, restart, n_epochs, controller=None,
-              epoch_controller=None):
+    def train(
+        self, lambdas, *, restart, n_epochs, controller=None, epoch_controller=None
+    ):
         if restart or self._optimizer is None:
             if restart:
                 self.network.restore(self._initial)
@@ -84,10 +99,17 @@ class _MLPProblem:
         # While λ is steered the objective moves with λ: no early stopping.
         stopping = None if controller is not None else self.stopping_factory()
         return train(
-            self.network, self.data, self._optimizer, lambdas,
-            n_epochs=n_epochs, batch_size=self.batch_size, generator=self._generator,
-            stopping=stopping, controller=controller,
-            epoch_controller=epoch_controller, masks=self.masks,
+            self.network,
+            self.data,
+            self._optimizer,
+            lambdas,
+            n_epochs=n_epochs,
+            batch_size=self.batch_size,
+            generator=self._generator,
+            stopping=stopping,
+            controller=controller,
+            epoch_controller=epoch_controller,
+            masks=self.masks,
             on_epoch=self.on_epoch,
         )
 
@@ -115,7 +137,10 @@ class BaseSparseL1(BaseEstimator):
     """Shared implementation; use SparseL1Regressor or SparseL1Classifier."""
 
     _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
         "solver": [StrOptions({"sgd", "adam"})],
         "alpha": [Interval(Real, 0, None, closed="left"), "array-like"],
@@ -124,7 +149,10 @@ class BaseSparseL1(BaseEstimator):
         "search": [StrOptions({"online", "paper"})],
         "max_search_rounds": [Interval(Integral, 1, None, closed="left")],
         "refit": ["boolean"],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -213,7 +241,10 @@ class BaseSparseL1(BaseEstimator):
         """
         started = time.perf_counter()
         X, y = validate_data(
-            self, X, y, dtype=(np.float64, np.float32),
+            self,
+            X,
+            y,
+            dtype=(np.float64, np.float32),
             multi_output=not self._is_classifier_task(),
             y_numeric=not self._is_classifier_task(),
         )
@@ -232,14 +263,22 @@ class BaseSparseL1(BaseEstimator):
         seed = int(random_state.randint(np.iinfo(np.int32).max))
 
         module = self._initial_module(layer_sizes, dtype, seed, device)
-        network = Network(linear_layers(module), self.activation, self._loss_name(target))
-        data, validation = self._split(X, y, target, sample_weight, dtype, device, random_state)
+        network = Network(
+            linear_layers(module), self.activation, self._loss_name(target)
+        )
+        data, validation = self._split(
+            X, y, target, sample_weight, dtype, device, random_state
+        )
         stopping_factory = self._stopping_factory(network, validation)
         progress = self._progress()
         problem = _MLPProblem(
-            network, data, make_opt=self._optimizer_factory(),
-            batch_size=self._batch_size(data.n_samples), seed=seed,
-            stopping_factory=stopping_factory, on_epoch=progress,
+            network,
+            data,
+            make_opt=self._optimizer_factory(),
+            batch_size=self._batch_size(data.n_samples),
+            seed=seed,
+            stopping_factory=stopping_factory,
+            on_epoch=progress,
         )
 
         if self.target_sparsity is None:
@@ -261,32 +300,38 @@ class BaseSparseL1(BaseEstimator):
     def _search_lambda(self, problem, weight_counts):
         targets, groups = target_nonzeros(self.target_sparsity, weight_counts)
         group_sizes = [sum(weight_counts[j] for j in g) for g in groups]
-        common = dict(tol=self.sparsity_tol, max_rounds=self.max_search_rounds,
-                      n_epochs=self.max_iter)
+        common = dict(
+            tol=self.sparsity_tol,
+            max_rounds=self.max_search_rounds,
+            n_epochs=self.max_iter,
+        )
         if self.search == "paper":
             gamma = problem.gradient_magnitudes()
             upper = float(max(g.max() for g in gamma))
-            search = paper_search(problem, targets, groups, group_sizes,
-                                  lambda_upper=upper, lambda_lower=upper * 1e-3, **common)
+            search = paper_search(
+                problem,
+                targets,
+                groups,
+                group_sizes,
+                lambda_upper=upper,
+                lambda_lower=upper * 1e-3,
+                **common,
+            )
         else:
             search = online_search(problem, targets, groups, group_sizes, **common)
         if not search.reached:
-            achieved = 1.0 - np.asarray(search.nonzeros[-1]) / np.asarray(group_sizes)
+            kept = group_counts(problem.layer_nonzeros(), groups)
+            kept_sparsity = np.round(1.0 - kept / np.asarray(group_sizes), 4).tolist()
             warnings.warn(
                 f"target_sparsity={self.target_sparsity} was not reached within "
-                f"{self.max_search_rounds} search rounds and sparsity_tol="
-                f"{self.sparsity_tol}: the closest network kept has sparsity "
-                f"{np.round(1 - np.asarray(self._group_nonzeros(problem, groups)) / np.asarray(group_sizes), 4).tolist()}"
-                f" (last round: {np.round(achieved, 4).tolist()}). Increase "
-                "max_iter or max_search_rounds, or widen sparsity_tol.",
+                f"{self.max_search_rounds} search rounds (sparsity_tol="
+                f"{self.sparsity_tol}): the closest network, kept, has sparsity "
+                f"{kept_sparsity}. Increase max_iter or max_search_rounds, or "
+                "widen sparsity_tol.",
                 ConvergenceWarning,
+                stacklevel=3,
             )
         return search, search.final_run
-
-    @staticmethod
-    def _group_nonzeros(problem, groups):
-        counts = problem.layer_nonzeros()
-        return [sum(counts[j] for j in g) for g in groups]
 
     def _refit_support(self, network, data, problem):
         """Retrain the nonzero weights without penalty, zeros held fixed.
@@ -296,13 +341,18 @@ class BaseSparseL1(BaseEstimator):
         """
         masks = [(w != 0).to(w.dtype) for w in network.weights]
         refit_problem = _MLPProblem(
-            network, data, make_opt=self._optimizer_factory(),
-            batch_size=problem.batch_size, seed=problem.seed,
-            stopping_factory=problem.stopping_factory, on_epoch=problem.on_epoch,
+            network,
+            data,
+            make_opt=self._optimizer_factory(),
+            batch_size=problem.batch_size,
+            seed=problem.seed,
+            stopping_factory=problem.stopping_factory,
+            on_epoch=problem.on_epoch,
             masks=masks,
         )
-        return refit_problem.train([0.0] * len(masks), restart=False,
-                                   n_epochs=self.max_iter)
+        return refit_problem.train(
+            [0.0] * len(masks), restart=False, n_epochs=self.max_iter
+        )
 
     # ----------------------------------------------------------- validation
 
@@ -311,7 +361,8 @@ class BaseSparseL1(BaseEstimator):
         sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
         if not all(isinstance(s, Integral) and s > 0 for s in sizes):
             raise ValueError(
-                f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}."
+                "hidden_layer_sizes must be positive integers, got "
+                f"{self.hidden_layer_sizes!r}."
             )
         return [int(s) for s in sizes]
 
@@ -325,7 +376,9 @@ class BaseSparseL1(BaseEstimator):
                 f"{n_layers} values, got {np.shape(self.alpha)}."
             )
         if not np.all(np.isfinite(alphas)) or np.any(alphas < 0):
-            raise ValueError(f"alpha must be finite and non-negative, got {self.alpha!r}.")
+            raise ValueError(
+                f"alpha must be finite and non-negative, got {self.alpha!r}."
+            )
         return alphas.tolist()
 
     def _check_target_sparsity(self, weight_counts):
@@ -335,7 +388,8 @@ class BaseSparseL1(BaseEstimator):
         if np.ndim(self.target_sparsity) > 1:
             raise ValueError(
                 "target_sparsity must be a float or a 1-D sequence with one "
-                f"fraction per weight layer, got shape {np.shape(self.target_sparsity)}."
+                "fraction per weight layer, got shape "
+                f"{np.shape(self.target_sparsity)}."
             )
         # Raises a ValueError naming the expected length for a wrong sequence.
         target_nonzeros(self.target_sparsity, weight_counts)
@@ -344,15 +398,18 @@ class BaseSparseL1(BaseEstimator):
         """Sample weights (× class weights) scaled to mean 1, or None."""
         weight = None
         if sample_weight is not None:
-            weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                          ensure_non_negative=True)
+            weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
         weight = self._apply_class_weight(y, weight)
         if weight is None:
             return None
         total = weight.sum()
         if total <= 0:
-            raise ValueError("sample_weight sums to zero: at least one sample "
-                             "must have a positive weight.")
+            raise ValueError(
+                "sample_weight sums to zero: at least one sample "
+                "must have a positive weight."
+            )
         return weight * (weight.shape[0] / total)
 
     def _apply_class_weight(self, y, weight):
@@ -371,16 +428,22 @@ class BaseSparseL1(BaseEstimator):
                 )
             return copy.deepcopy(self.module_).to(device=device, dtype=dtype)
         generator = torch.Generator().manual_seed(seed)
-        return build_mlp(layer_sizes, self.activation, dtype=dtype,
-                         generator=generator).to(device)
+        return build_mlp(
+            layer_sizes, self.activation, dtype=dtype, generator=generator
+        ).to(device)
 
     def _optimizer_factory(self):
         def make(network):
             return make_optimizer(
-                self.solver, network.weights, network.biases,
-                lr=self.learning_rate_init, beta1=self.beta_1, beta2=self.beta_2,
+                self.solver,
+                network.weights,
+                network.biases,
+                lr=self.learning_rate_init,
+                beta1=self.beta_1,
+                beta2=self.beta_2,
                 eps=self.epsilon,
             )
+
         return make
 
     def _batch_size(self, n_samples):
@@ -393,22 +456,32 @@ class BaseSparseL1(BaseEstimator):
         validation = None
         if self.early_stopping:
             stratify = y if self._is_classifier_task() and y.ndim == 1 else None
-            arrays = [X, y, target] + ([sample_weight] if sample_weight is not None else [])
-            parts = train_test_split(*arrays, test_size=self.validation_fraction,
-                                     random_state=random_state, stratify=stratify)
+            arrays = [X, y, target] + (
+                [sample_weight] if sample_weight is not None else []
+            )
+            parts = train_test_split(
+                *arrays,
+                test_size=self.validation_fraction,
+                random_state=random_state,
+                stratify=stratify,
+            )
             X, X_val = parts[0], parts[1]
             y, y_val = parts[2], parts[3]
             target = parts[4]
             if sample_weight is not None:
                 sample_weight, sw_val = parts[6], parts[7]
-                sample_weight = sample_weight * (len(sample_weight) / sample_weight.sum())
+                sample_weight = sample_weight * (
+                    len(sample_weight) / sample_weight.sum()
+                )
             else:
                 sw_val = None
             validation = (self._as_tensor(X_val, dtype, device), y_val, sw_val)
         data = TrainingData(
             self._as_tensor(X, dtype, device),
             self._as_tensor(target, dtype, device),
-            None if sample_weight is None else self._as_tensor(sample_weight, dtype, device),
+            None
+            if sample_weight is None
+            else self._as_tensor(sample_weight, dtype, device),
         )
         return data, validation
 
@@ -432,9 +505,12 @@ class BaseSparseL1(BaseEstimator):
                 def score():
                     with torch.no_grad():
                         raw = forward(network.linears, network.activation, X_val)
-                    return self._score_raw(raw.cpu().numpy().astype(np.float64),
-                                           y_val, sw_val)
+                    return self._score_raw(
+                        raw.cpu().numpy().astype(np.float64), y_val, sw_val
+                    )
+
             return NoImprovementStopping(self.tol, self.n_iter_no_change, score)
+
         return factory
 
     def _progress(self):
@@ -442,18 +518,23 @@ class BaseSparseL1(BaseEstimator):
             return None
 
         def report(epoch, objective, lambdas):
-            print(f"Epoch {epoch + 1}, objective = {objective:.8f}, "
-                  f"lambda = {np.round(lambdas, 8).tolist()}")
+            print(
+                f"Epoch {epoch + 1}, objective = {objective:.8f}, "
+                f"lambda = {np.round(lambdas, 8).tolist()}"
+            )
+
         return report
 
     def _check_convergence(self, run):
         if not run.converged:
             warnings.warn(
-                f"Proximal training stopped after max_iter={self.max_iter} epochs "
-                f"without the objective improving by less than tol={self.tol} for "
-                f"n_iter_no_change={self.n_iter_no_change} epochs; last objective "
-                f"{run.loss_curve[-1]:.6g}. Increase max_iter to train longer.",
+                f"Proximal training reached max_iter={self.max_iter} epochs before "
+                f"converging: the objective still improved by more than tol="
+                f"{self.tol} within the last n_iter_no_change="
+                f"{self.n_iter_no_change} epochs (last objective "
+                f"{run.loss_curve[-1]:.6g}). Increase max_iter to train longer.",
                 ConvergenceWarning,
+                stacklevel=3,
             )
 
     # --------------------------------------------------------- fitted state
@@ -463,8 +544,12 @@ class BaseSparseL1(BaseEstimator):
         module.requires_grad_(False)
         self.module_ = module
         linears = linear_layers(module)
-        self.coefs_ = [lin.weight.detach().numpy().T.astype(np.float64) for lin in linears]
-        self.intercepts_ = [lin.bias.detach().numpy().astype(np.float64) for lin in linears]
+        self.coefs_ = [
+            lin.weight.detach().numpy().T.astype(np.float64) for lin in linears
+        ]
+        self.intercepts_ = [
+            lin.bias.detach().numpy().astype(np.float64) for lin in linears
+        ]
         self.n_layers_ = len(linears) + 1
         self.n_outputs_ = linears[-1].weight.shape[0]
         layer_nonzeros = np.array(count_nonzero([lin.weight for lin in linears]))
@@ -474,17 +559,25 @@ class BaseSparseL1(BaseEstimator):
         self.sparsity_ = 1.0 - self.n_nonzero_ / counts.sum()
         self.layer_sparsity_ = 1.0 - layer_nonzeros / counts
         self.support_ = np.any(self.coefs_[0] != 0, axis=1)
-        layer_wise = np.ndim(
-            self.alpha if self.target_sparsity is None else self.target_sparsity
-        ) == 1
-        self.alpha_ = np.asarray(lambdas, dtype=float) if layer_wise else float(lambdas[0])
+        layer_wise = (
+            np.ndim(
+                self.alpha if self.target_sparsity is None else self.target_sparsity
+            )
+            == 1
+        )
+        self.alpha_ = (
+            np.asarray(lambdas, dtype=float) if layer_wise else float(lambdas[0])
+        )
         self.loss_curve_ = list(run.loss_curve)
         self.n_iter_ = run.n_epochs
         if search is not None:
             self.alphas_ = np.asarray(search.alphas)
             self.sparsities_ = 1.0 - np.asarray(search.nonzeros) / np.asarray(
-                [sum(weight_counts[j] for j in g) for g in
-                 target_nonzeros(self.target_sparsity, weight_counts)[1]])
+                [
+                    sum(weight_counts[j] for j in g)
+                    for g in target_nonzeros(self.target_sparsity, weight_counts)[1]
+                ]
+            )
             self.n_search_rounds_ = search.n_rounds
             self.target_reached_ = search.reached
 
@@ -495,8 +588,11 @@ class BaseSparseL1(BaseEstimator):
         X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
         dtype = linear_layers(self.module_)[0].weight.dtype
         with torch.no_grad():
-            raw = forward(linear_layers(self.module_), self.activation,
-                          self._as_tensor(X, dtype, "cpu"))
+            raw = forward(
+                linear_layers(self.module_),
+                self.activation,
+                self._as_tensor(X, dtype, "cpu"),
+            )
         return raw.numpy().astype(np.float64)
 
     def __sklearn_tags__(self):
