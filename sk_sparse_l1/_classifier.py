@@ -200,7 +200,9 @@ n_features_in_, feature_names_in_, n_outputs_
         return class_weights if weight is None else weight * class_weights
 
     def _score_raw(self, raw, y, sample_weight):
-        return accuracy_score(y, self._labels_from_raw(raw), sample_weight=sample_weight)
+        return accuracy_score(
+            y, self._labels_from_raw(raw), sample_weight=sample_weight
+        )
 
     def _labels_from_raw(self, raw):
         if raw.shape[1] == 1:

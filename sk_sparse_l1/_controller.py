@@ -47,7 +47,10 @@ class QuantileController:
         lambdas = [0.0] * self.n_layers
         for group, target in zip(self.groups, self.targets):
             scores = torch.cat(
-                [(optimizer.weights[j].abs() / step_sizes[j]).reshape(-1) for j in group]
+                [
+                    (optimizer.weights[j].abs() / step_sizes[j]).reshape(-1)
+                    for j in group
+                ]
             )
             lam = float(threshold_keeping(scores, target))
             for j in group:

@@ -138,4 +138,3 @@ def order_statistic_lambda(gradient_magnitudes, target):
     if target >= gamma.size:
         return 0.0
     return float(gamma[target])
-

@@ -113,10 +113,17 @@ class _Tracker:
         return updated
 
 
-
 def paper_search(
-    problem, targets, groups, group_sizes, *, tol, max_rounds, lambda_upper,
-    lambda_lower, n_epochs,
+    problem,
+    targets,
+    groups,
+    group_sizes,
+    *,
+    tol,
+    max_rounds,
+    lambda_upper,
+    lambda_lower,
+    n_epochs,
 ):
     """The iterative scheme of Shen, Wang, Xu & Yan (2024), §4 of the method.
 
@@ -144,8 +151,16 @@ def paper_search(
 
 
 def online_search(
-    problem, targets, groups, group_sizes, *, tol, max_rounds, n_epochs,
-    controller_fraction=0.5, correction_fraction=0.25,
+    problem,
+    targets,
+    groups,
+    group_sizes,
+    *,
+    tol,
+    max_rounds,
+    n_epochs,
+    controller_fraction=0.5,
+    correction_fraction=0.25,
 ):
     """One training run with λ steered online, then polish at a fixed λ.
 
@@ -172,7 +187,9 @@ def online_search(
     # The average is taken over the last epoch only, when λ has settled.
     if steer_epochs > 1:
         problem.train(
-            [0.0] * n_layers, restart=True, n_epochs=steer_epochs - 1,
+            [0.0] * n_layers,
+            restart=True,
+            n_epochs=steer_epochs - 1,
             controller=controller,
         )
         controller.reset_average()
@@ -180,9 +197,7 @@ def online_search(
             [0.0] * n_layers, restart=False, n_epochs=1, controller=controller
         )
     else:
-        problem.train(
-            [0.0] * n_layers, restart=True, n_epochs=1, controller=controller
-        )
+        problem.train([0.0] * n_layers, restart=True, n_epochs=1, controller=controller)
     layer_lambdas = controller.average_lambdas
     lambdas = [layer_lambdas[group[0]] for group in groups]
 
@@ -191,7 +206,9 @@ def online_search(
         problem.network_weights(), groups, targets, group_sizes, tol / 2
     )
     run = problem.train(
-        tracker.layer_lambdas(lambdas), restart=False, n_epochs=polish_epochs,
+        tracker.layer_lambdas(lambdas),
+        restart=False,
+        n_epochs=polish_epochs,
         epoch_controller=deadband,
     )
     correction_epochs = max(1, round(correction_fraction * n_epochs))
@@ -200,7 +217,9 @@ def online_search(
         if tracker.evaluate(lambdas, run):
             break
         run = problem.train(
-            deadband(run.lambdas), restart=False, n_epochs=correction_epochs,
+            deadband(run.lambdas),
+            restart=False,
+            n_epochs=correction_epochs,
             epoch_controller=deadband,
         )
     return tracker.finish()

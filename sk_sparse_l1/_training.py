@@ -83,7 +83,14 @@ def _check_finite(value):
 
 
 def run_epoch(
-    network, data, optimizer, lambdas, *, batch_size, generator, controller=None,
+    network,
+    data,
+    optimizer,
+    lambdas,
+    *,
+    batch_size,
+    generator,
+    controller=None,
     masks=None,
 ):
     """One pass over ``data`` in shuffled minibatches.
@@ -149,7 +156,9 @@ class NoImprovementStopping:
                 self.best_score = score
                 self.best_snapshot = network.snapshot()
         else:
-            self._count = self._count + 1 if objective > self.best_loss - self.tol else 0
+            self._count = (
+                self._count + 1 if objective > self.best_loss - self.tol else 0
+            )
             self.best_loss = min(self.best_loss, objective)
         return self._count > self.n_iter_no_change
 
@@ -169,8 +178,19 @@ class TrainingRun:
 
 
 def train(
-    network, data, optimizer, lambdas, *, n_epochs, batch_size, generator,
-    stopping=None, controller=None, epoch_controller=None, masks=None, on_epoch=None,
+    network,
+    data,
+    optimizer,
+    lambdas,
+    *,
+    n_epochs,
+    batch_size,
+    generator,
+    stopping=None,
+    controller=None,
+    epoch_controller=None,
+    masks=None,
+    on_epoch=None,
 ):
     """Train for up to ``n_epochs`` epochs.
 
@@ -188,8 +208,14 @@ def train(
         if epoch_controller is not None and epoch > 0:
             lambdas = epoch_controller(lambdas)
         data_loss, lambdas = run_epoch(
-            network, data, optimizer, lambdas, batch_size=batch_size,
-            generator=generator, controller=controller, masks=masks,
+            network,
+            data,
+            optimizer,
+            lambdas,
+            batch_size=batch_size,
+            generator=generator,
+            controller=controller,
+            masks=masks,
         )
         objective = data_loss + network.penalty(lambdas)
         loss_curve.append(objective)

@@ -4,8 +4,9 @@ experiment."""
 import numpy as np
 
 
-def mackey_glass_series(n_points, *, tau=17, beta=0.2, gamma=0.1, power=10,
-                        x0=1.2, dt=0.1, discard=1000):
+def mackey_glass_series(
+    n_points, *, tau=17, beta=0.2, gamma=0.1, power=10, x0=1.2, dt=0.1, discard=1000
+):
     """Sample the Mackey-Glass delay-differential equation at unit times.
 
     ``dx/dt = β x(t − τ) / (1 + x(t − τ)^power) − γ x(t)``, integrated with

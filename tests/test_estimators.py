@@ -17,14 +17,16 @@ from sk_sparse_l1 import SparseL1Classifier, SparseL1Regressor
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
-FAST = dict(hidden_layer_sizes=(16,), max_iter=30, learning_rate_init=0.01,
-            random_state=0)
+FAST = dict(
+    hidden_layer_sizes=(16,), max_iter=30, learning_rate_init=0.01, random_state=0
+)
 
 
 @pytest.fixture(scope="module")
 def regression():
-    X, y = make_regression(n_samples=150, n_features=6, n_informative=3, noise=2.0,
-                           random_state=0)
+    X, y = make_regression(
+        n_samples=150, n_features=6, n_informative=3, noise=2.0, random_state=0
+    )
     return X, y / y.std()
 
 
@@ -36,8 +38,10 @@ def digits():
 
 def test_sparsity_grows_with_alpha(regression):
     X, y = regression
-    sparsities = [SparseL1Regressor(alpha=a, **FAST).fit(X, y).sparsity_
-                  for a in (0.0, 1e-3, 1e-2, 5e-2)]
+    sparsities = [
+        SparseL1Regressor(alpha=a, **FAST).fit(X, y).sparsity_
+        for a in (0.0, 1e-3, 1e-2, 5e-2)
+    ]
     assert sparsities[0] == 0.0
     assert all(a <= b for a, b in zip(sparsities, sparsities[1:]))
     assert sparsities[-1] > 0.5
@@ -83,7 +87,9 @@ def test_same_random_state_same_coefs(regression, solver):
     b = SparseL1Regressor(alpha=0.01, solver=solver, **FAST).fit(X, y)
     for wa, wb in zip(a.coefs_, b.coefs_):
         np.testing.assert_array_equal(wa, wb)
-    c = SparseL1Regressor(alpha=0.01, solver=solver, **{**FAST, "random_state": 1}).fit(X, y)
+    c = SparseL1Regressor(alpha=0.01, solver=solver, **{**FAST, "random_state": 1}).fit(
+        X, y
+    )
     assert not np.array_equal(a.coefs_[0], c.coefs_[0])
 
 
@@ -103,19 +109,24 @@ def test_pickle_and_joblib_round_trips(tmp_path, digits):
     np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
     path = tmp_path / "model.joblib"
     joblib.dump(clf, path)
-    np.testing.assert_array_equal(joblib.load(path).predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(
+        joblib.load(path).predict_proba(X), clf.predict_proba(X)
+    )
 
 
 def test_grid_search_in_pipeline_parallel(regression):
     X, y = regression
     pipe = make_pipeline(StandardScaler(), SparseL1Regressor(**FAST))
-    search = GridSearchCV(pipe, {"sparsel1regressor__alpha": [1e-3, 1e-2, 1e-1]},
-                          cv=3, n_jobs=2).fit(X, y)
+    search = GridSearchCV(
+        pipe, {"sparsel1regressor__alpha": [1e-3, 1e-2, 1e-1]}, cv=3, n_jobs=2
+    ).fit(X, y)
     assert search.best_params_["sparsel1regressor__alpha"] in (1e-3, 1e-2, 1e-1)
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
 
 
-@pytest.mark.parametrize("labels", [np.array(["cat", "dog", "emu"]), np.array([-3, 7, 40])])
+@pytest.mark.parametrize(
+    "labels", [np.array(["cat", "dog", "emu"]), np.array([-3, 7, 40])]
+)
 def test_classifier_any_labels(labels, digits):
     X, y = digits
     mask = y < 3
@@ -194,9 +205,18 @@ def test_other_bad_inputs(regression):
 
 @pytest.mark.parametrize(
     "params",
-    [dict(alpha=-1.0), dict(solver="lbfgs"), dict(activation="gelu"), dict(max_iter=0),
-     dict(batch_size=0), dict(target_sparsity=1.0), dict(target_sparsity=-0.1),
-     dict(target_sparsity="high"), dict(target_sparsity=[0.5, 1.2]), dict(device="tpu")],
+    [
+        dict(alpha=-1.0),
+        dict(solver="lbfgs"),
+        dict(activation="gelu"),
+        dict(max_iter=0),
+        dict(batch_size=0),
+        dict(target_sparsity=1.0),
+        dict(target_sparsity=-0.1),
+        dict(target_sparsity="high"),
+        dict(target_sparsity=[0.5, 1.2]),
+        dict(device="tpu"),
+    ],
 )
 def test_invalid_parameters(regression, params):
     X, y = regression
@@ -206,8 +226,13 @@ def test_invalid_parameters(regression, params):
 
 def test_non_finite_loss_stops_with_a_clear_error(regression):
     X, y = regression
-    reg = SparseL1Regressor(solver="sgd", learning_rate_init=10.0, hidden_layer_sizes=(16,),
-                            max_iter=50, random_state=0)
+    reg = SparseL1Regressor(
+        solver="sgd",
+        learning_rate_init=10.0,
+        hidden_layer_sizes=(16,),
+        max_iter=50,
+        random_state=0,
+    )
     with pytest.raises(ValueError, match="scale the inputs"):
         reg.fit(X * 1e3, y * 1e3)
     assert not hasattr(reg, "coefs_")
@@ -225,7 +250,8 @@ def test_warm_start_continues_from_previous_weights(regression):
 
 def test_early_stopping_keeps_best_validation_score(digits):
     X, y = digits
-    clf = SparseL1Classifier(early_stopping=True, n_iter_no_change=3,
-                             **{**FAST, "max_iter": 200}).fit(X, y)
+    clf = SparseL1Classifier(
+        early_stopping=True, n_iter_no_change=3, **{**FAST, "max_iter": 200}
+    ).fit(X, y)
     assert clf.n_iter_ < 200
     assert clf.score(X, y) > 0.9

@@ -14,8 +14,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 
 def test_no_hidden_layer_matches_lasso():
-    X, y = make_regression(n_samples=100, n_features=8, n_informative=3, noise=5.0,
-                           random_state=0)
+    X, y = make_regression(
+        n_samples=100, n_features=8, n_informative=3, noise=5.0, random_state=0
+    )
     X = (X - X.mean(0)) / X.std(0)
     y = (y - y.mean()) / y.std()
     lam = 0.05
@@ -25,8 +26,15 @@ def test_no_hidden_layer_matches_lasso():
     design = np.column_stack([X, np.ones(len(X))])
     lipschitz = 2 * np.linalg.eigvalsh(design.T @ design / len(X)).max()
     net = SparseL1Regressor(
-        hidden_layer_sizes=(), solver="sgd", alpha=lam, learning_rate_init=1 / lipschitz,
-        batch_size=len(X), max_iter=3000, tol=0, n_iter_no_change=10**6, random_state=0,
+        hidden_layer_sizes=(),
+        solver="sgd",
+        alpha=lam,
+        learning_rate_init=1 / lipschitz,
+        batch_size=len(X),
+        max_iter=3000,
+        tol=0,
+        n_iter_no_change=10**6,
+        random_state=0,
     ).fit(X, y)
     coef = net.coefs_[0][:, 0]
     assert 0 < np.sum(lasso.coef_ == 0) < len(coef)  # the test means something
@@ -39,20 +47,32 @@ def test_no_hidden_layer_matches_lasso():
 def test_optimality_conditions_after_training(solver, lr):
     """|∂L/∂w| ≤ λ on zero weights and ≈ λ (opposite sign) on nonzero ones,
     with the full-data gradient of the unpenalized loss."""
-    X, y = make_regression(n_samples=200, n_features=5, n_informative=3, noise=1.0,
-                           random_state=0)
+    X, y = make_regression(
+        n_samples=200, n_features=5, n_informative=3, noise=1.0, random_state=0
+    )
     y = y / y.std()
     lam = 0.01
     net = SparseL1Regressor(
-        hidden_layer_sizes=(8,), activation="tanh", solver=solver, alpha=lam,
-        learning_rate_init=lr, batch_size=len(X), max_iter=3000, tol=0,
-        n_iter_no_change=10**6, random_state=0,
+        hidden_layer_sizes=(8,),
+        activation="tanh",
+        solver=solver,
+        alpha=lam,
+        learning_rate_init=lr,
+        batch_size=len(X),
+        max_iter=3000,
+        tol=0,
+        n_iter_no_change=10**6,
+        random_state=0,
     ).fit(X, y)
     linears = linear_layers(net.module_)
     with torch.no_grad():
         _, weight_grads, bias_grads = loss_and_gradients(
-            linears, "tanh", "squared_error", torch.as_tensor(X),
-            torch.as_tensor(y[:, None]))
+            linears,
+            "tanh",
+            "squared_error",
+            torch.as_tensor(X),
+            torch.as_tensor(y[:, None]),
+        )
     weights = torch.cat([lin.weight.reshape(-1) for lin in linears])
     grads = torch.cat([g.reshape(-1) for g in weight_grads])
     zero = weights == 0
@@ -64,7 +84,9 @@ def test_optimality_conditions_after_training(solver, lr):
     assert torch.quantile(ratio, 0.5) == pytest.approx(1.0, abs=0.02)
     assert torch.mean(((ratio - 1).abs() < 0.15).double()) >= 0.85
     large = ratio > 0.5
-    assert torch.all(torch.sign(grads[~zero][large]) == -torch.sign(weights[~zero][large]))
+    assert torch.all(
+        torch.sign(grads[~zero][large]) == -torch.sign(weights[~zero][large])
+    )
     # Biases are unpenalized: their gradient vanishes.
     for g in bias_grads:
         assert g.abs().max() < 0.1 * lam

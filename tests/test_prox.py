@@ -21,8 +21,9 @@ def test_soft_threshold_matches_numpy_reference(tau):
     w = np.random.RandomState(0).randn(3, 5)
     tau_t = torch.as_tensor(tau) if isinstance(tau, np.ndarray) else tau
     expected = numpy_soft_threshold(w, tau)
-    np.testing.assert_allclose(soft_threshold(torch.as_tensor(w), tau_t).numpy(),
-                               expected, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(
+        soft_threshold(torch.as_tensor(w), tau_t).numpy(), expected, rtol=0, atol=1e-15
+    )
     w_t = torch.as_tensor(w.copy())
     out = soft_threshold_(w_t, tau_t)
     assert out.data_ptr() == w_t.data_ptr()
@@ -49,8 +50,9 @@ def test_adam_step_sizes_match_torch_adam():
         step = int(state["step"])
         d = adam_step_sizes(state["exp_avg_sq"], step, 0.01, 0.999, 1e-8)
         m_hat = state["exp_avg"] / (1 - 0.9**step)
-        np.testing.assert_allclose((before - p.detach()).numpy(), (d * m_hat).numpy(),
-                                   rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(
+            (before - p.detach()).numpy(), (d * m_hat).numpy(), rtol=1e-10, atol=1e-14
+        )
 
 
 @pytest.mark.parametrize("n_keep", [0, 1, 5, 11, 12, 20])

@@ -21,8 +21,9 @@ from sk_sparse_l1._lambda_search import (
 )
 from sk_sparse_l1._search import paper_search
 
-FAST = dict(hidden_layer_sizes=(16,), max_iter=60, learning_rate_init=0.01,
-            random_state=0)
+FAST = dict(
+    hidden_layer_sizes=(16,), max_iter=60, learning_rate_init=0.01, random_state=0
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,19 +34,22 @@ def cancer():
 
 @pytest.fixture(scope="module")
 def regression():
-    X, y = make_regression(n_samples=200, n_features=8, n_informative=4, noise=2.0,
-                           random_state=0)
+    X, y = make_regression(
+        n_samples=200, n_features=8, n_informative=4, noise=2.0, random_state=0
+    )
     return X, y / y.std()
 
 
 # ---------------------------------------------------------------- estimators
 
+
 @pytest.mark.parametrize("search,rounds", [("online", 10), ("paper", 40)])
 @pytest.mark.parametrize("target", [0.5, 0.9])
 def test_global_target_is_reached(cancer, search, rounds, target):
     X, y = cancer
-    clf = SparseL1Classifier(target_sparsity=target, search=search,
-                             max_search_rounds=rounds, **FAST).fit(X, y)
+    clf = SparseL1Classifier(
+        target_sparsity=target, search=search, max_search_rounds=rounds, **FAST
+    ).fit(X, y)
     assert abs(clf.sparsity_ - target) <= 0.01
     assert clf.target_reached_
     assert clf.score(X, y) > 0.9
@@ -58,8 +62,9 @@ def test_global_target_is_reached(cancer, search, rounds, target):
 def test_layerwise_target_is_reached(regression, search, rounds):
     X, y = regression
     targets = [0.75, 0.5]  # exact counts: 32 of 128 and 8 of 16 weights
-    reg = SparseL1Regressor(target_sparsity=targets, search=search,
-                            max_search_rounds=rounds, **FAST).fit(X, y)
+    reg = SparseL1Regressor(
+        target_sparsity=targets, search=search, max_search_rounds=rounds, **FAST
+    ).fit(X, y)
     # The output layer has 16 weights: one weight is 1/16 of it, so the
     # tolerance there is met only by the exact count.
     assert abs(reg.layer_sparsity_[0] - 0.75) <= 0.01
@@ -77,8 +82,12 @@ def test_target_zero_means_no_penalty(regression):
 
 def test_unreachable_target_warns_and_keeps_closest(cancer):
     X, y = cancer
-    clf = SparseL1Classifier(target_sparsity=0.9, sparsity_tol=1e-4,
-                             max_search_rounds=2, **{**FAST, "max_iter": 4})
+    clf = SparseL1Classifier(
+        target_sparsity=0.9,
+        sparsity_tol=1e-4,
+        max_search_rounds=2,
+        **{**FAST, "max_iter": 4},
+    )
     with pytest.warns(ConvergenceWarning, match="target_sparsity=0.9 was not reached"):
         clf.fit(X, y)
     assert not clf.target_reached_
@@ -94,7 +103,9 @@ def test_wrong_number_of_layer_targets(regression):
 
 def test_grid_search_over_target_sparsity_in_pipeline(cancer):
     X, y = cancer
-    pipe = make_pipeline(StandardScaler(), SparseL1Classifier(**{**FAST, "max_iter": 30}))
+    pipe = make_pipeline(
+        StandardScaler(), SparseL1Classifier(**{**FAST, "max_iter": 30})
+    )
     grid = {"sparsel1classifier__target_sparsity": [0.5, 0.95]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -115,6 +126,7 @@ def test_pickles_with_search_trace(regression):
 
 # ------------------------------------------------------------- search logic
 
+
 def test_target_nonzeros_global_and_layerwise():
     targets, groups = target_nonzeros(0.9, [100, 50])
     assert targets.tolist() == [15] and groups == [[0, 1]]
@@ -134,12 +146,16 @@ class SyntheticProblem:
         self.lam = 0.0
         self.trained = []
 
-    def train(self, lambdas, *, restart, n_epochs, controller=None,
-              epoch_controller=None):
+    def train(
+        self, lambdas, *, restart, n_epochs, controller=None, epoch_controller=None
+    ):
         self.lam = lambdas[0]
         self.trained.append(self.lam)
-        return type("Run", (), {"loss_curve": [0.0], "n_epochs": 1,
-                                "converged": True, "lambdas": lambdas})()
+        return type(
+            "Run",
+            (),
+            {"loss_curve": [0.0], "n_epochs": 1, "converged": True, "lambdas": lambdas},
+        )()
 
     def layer_nonzeros(self):
         return [int(np.sum(self.scores > self.lam))]
@@ -161,9 +177,17 @@ def test_paper_search_on_monotone_curve(start):
     scores = np.random.RandomState(0).lognormal(mean=-3, sigma=1.5, size=2000)
     problem = SyntheticProblem(scores)
     target = 200
-    result = paper_search(problem, np.array([target]), [[0]], [2000], tol=0.002,
-                          max_rounds=60, lambda_upper=start[0], lambda_lower=start[1],
-                          n_epochs=1)
+    result = paper_search(
+        problem,
+        np.array([target]),
+        [[0]],
+        [2000],
+        tol=0.002,
+        max_rounds=60,
+        lambda_upper=start[0],
+        lambda_lower=start[1],
+        n_epochs=1,
+    )
     assert result.reached
     assert abs(problem.layer_nonzeros()[0] - target) <= 4
     # The returned λ is the one the restored network was trained at.
