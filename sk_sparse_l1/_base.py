@@ -26,11 +26,13 @@ from sklearn.utils.validation import (
 from sk_sparse_l1._lambda_search import group_counts, target_nonzeros
 from sk_sparse_l1._network import build_mlp, count_nonzero, forward, linear_layers
 from sk_sparse_l1._optim import make_optimizer
+from sk_sparse_l1._progress import EpochProgress
 from sk_sparse_l1._search import online_search, paper_search
 from sk_sparse_l1._training import (
     Network,
     NoImprovementStopping,
     TrainingData,
+    TrainingInterrupted,
     train,
 )
 
@@ -98,7 +100,9 @@ class _MLPProblem:
             self._optimizer = self.make_opt(self.network)
         # While λ is steered the objective moves with λ: no early stopping.
         stopping = None if controller is not None else self.stopping_factory()
-        return train(
+        if self.on_epoch is not None:
+            self.on_epoch.new_round()
+        run = train(
             self.network,
             self.data,
             self._optimizer,
@@ -112,6 +116,9 @@ class _MLPProblem:
             masks=self.masks,
             on_epoch=self.on_epoch,
         )
+        if run.interrupted:
+            raise TrainingInterrupted(run)
+        return run
 
     def layer_nonzeros(self):
         return count_nonzero(self.network.weights)
@@ -250,10 +257,8 @@ class BaseSparseL1(BaseEstimator):
         )
         sample_weight = self._combined_sample_weight(X, y, sample_weight)
         target = self._encode_target(y)
-        hidden = self._check_hidden_layer_sizes()
-        layer_sizes = [X.shape[1], *hidden, target.shape[1]]
-        n_layers = len(layer_sizes) - 1
-        alphas = self._check_alpha(n_layers)
+        layer_sizes = [X.shape[1], *self._check_hidden_layer_sizes(), target.shape[1]]
+        alphas = self._check_alpha(len(layer_sizes) - 1)
         weight_counts = [a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:])]
         self._check_target_sparsity(weight_counts)
 
@@ -261,7 +266,6 @@ class BaseSparseL1(BaseEstimator):
         dtype = torch.float64 if X.dtype == np.float64 else torch.float32
         random_state = check_random_state(self.random_state)
         seed = int(random_state.randint(np.iinfo(np.int32).max))
-
         module = self._initial_module(layer_sizes, dtype, seed, device)
         network = Network(
             linear_layers(module), self.activation, self._loss_name(target)
@@ -269,33 +273,49 @@ class BaseSparseL1(BaseEstimator):
         data, validation = self._split(
             X, y, target, sample_weight, dtype, device, random_state
         )
-        stopping_factory = self._stopping_factory(network, validation)
-        progress = self._progress()
+        progress = self._progress(network)
         problem = _MLPProblem(
             network,
             data,
             make_opt=self._optimizer_factory(),
             batch_size=self._batch_size(data.n_samples),
             seed=seed,
-            stopping_factory=stopping_factory,
+            stopping_factory=self._stopping_factory(network, validation),
             on_epoch=progress,
         )
+        try:
+            lambdas, run, search = self._train(problem, alphas, weight_counts)
+        except TrainingInterrupted as interruption:
+            warnings.warn(
+                "Training interrupted by the user: the estimator keeps the network "
+                "as it was when interrupted.",
+                UserWarning,
+                stacklevel=3,  # fit, _fit_context's wrapper, the caller
+            )
+            run, search = interruption.run, None
+            lambdas = run.lambdas
+        finally:
+            if progress is not None:
+                progress.close()
 
-        if self.target_sparsity is None:
-            run = problem.train(alphas, restart=False, n_epochs=self.max_iter)
-            search = None
-            final_lambdas = alphas
-        else:
-            search, run = self._search_lambda(problem, weight_counts)
-            final_lambdas = search.lambdas
-        if self.refit and np.any(np.asarray(final_lambdas) > 0):
-            run = self._refit_support(network, data, problem)
-        self._check_convergence(run)
-
-        self._set_fitted_state(module, final_lambdas, run, search, weight_counts)
+        self._set_fitted_state(module, lambdas, run, search, weight_counts)
         self._target_is_1d = y.ndim == 1
         self.fit_time_ = time.perf_counter() - started
         return self
+
+    def _train(self, problem, alphas, weight_counts):
+        """Train at ``alphas`` or search λ for the target, then refit if
+        asked; returns the final λ, the last training run and the search."""
+        if self.target_sparsity is None:
+            lambdas, search = alphas, None
+            run = problem.train(alphas, restart=False, n_epochs=self.max_iter)
+        else:
+            search, run = self._search_lambda(problem, weight_counts)
+            lambdas = search.lambdas
+        if self.refit and np.any(np.asarray(lambdas) > 0):
+            run = self._refit_support(problem)
+        self._check_convergence(run)
+        return lambdas, run, search
 
     def _search_lambda(self, problem, weight_counts):
         targets, groups = target_nonzeros(self.target_sparsity, weight_counts)
@@ -329,20 +349,20 @@ class BaseSparseL1(BaseEstimator):
                 f"{kept_sparsity}. Increase max_iter or max_search_rounds, or "
                 "widen sparsity_tol.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=5,  # via _train, fit and _fit_context's wrapper
             )
         return search, search.final_run
 
-    def _refit_support(self, network, data, problem):
+    def _refit_support(self, problem):
         """Retrain the nonzero weights without penalty, zeros held fixed.
 
         ℓ1 shrinks every weight it keeps; refitting removes that bias while
         keeping the sparsity pattern λ selected.
         """
-        masks = [(w != 0).to(w.dtype) for w in network.weights]
+        masks = [(w != 0).to(w.dtype) for w in problem.network.weights]
         refit_problem = _MLPProblem(
-            network,
-            data,
+            problem.network,
+            problem.data,
             make_opt=self._optimizer_factory(),
             batch_size=problem.batch_size,
             seed=problem.seed,
@@ -513,17 +533,11 @@ class BaseSparseL1(BaseEstimator):
 
         return factory
 
-    def _progress(self):
+    def _progress(self, network):
         if not self.verbose:
             return None
-
-        def report(epoch, objective, lambdas):
-            print(
-                f"Epoch {epoch + 1}, objective = {objective:.8f}, "
-                f"lambda = {np.round(lambdas, 8).tolist()}"
-            )
-
-        return report
+        total = self.max_iter if self.target_sparsity is None else None
+        return EpochProgress(network.weights, total)
 
     def _check_convergence(self, run):
         if not run.converged:
@@ -534,7 +548,7 @@ class BaseSparseL1(BaseEstimator):
                 f"{self.n_iter_no_change} epochs (last objective "
                 f"{run.loss_curve[-1]:.6g}). Increase max_iter to train longer.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=5,  # via _train, fit and _fit_context's wrapper
             )
 
     # --------------------------------------------------------- fitted state

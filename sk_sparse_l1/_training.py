@@ -16,6 +16,15 @@ class NonFiniteLossError(ValueError):
     """The training loss became NaN or infinite."""
 
 
+class TrainingInterrupted(Exception):
+    """Training was stopped by ``KeyboardInterrupt``; ``run`` holds what was
+    done until then."""
+
+    def __init__(self, run):
+        super().__init__("training interrupted")
+        self.run = run
+
+
 @dataclass
 class TrainingData:
     """Tensors of one training set, already on the device and dtype.
@@ -175,6 +184,7 @@ class TrainingRun:
     n_epochs: int
     converged: bool
     lambdas: list
+    interrupted: bool = False
 
 
 def train(
@@ -201,29 +211,38 @@ def train(
     after every epoch (progress reporting). ``epoch_controller(lambdas)``,
     if given, returns the λ for each epoch after the first, so the returned
     ``lambdas`` are those the last epoch was trained at.
+
+    ``KeyboardInterrupt`` ends the run early with ``interrupted=True``; the
+    network keeps the weights of the last completed step (or the best ones
+    when ``stopping`` monitors a validation score).
     """
     loss_curve = []
-    converged = False
-    for epoch in range(n_epochs):
-        if epoch_controller is not None and epoch > 0:
-            lambdas = epoch_controller(lambdas)
-        data_loss, lambdas = run_epoch(
-            network,
-            data,
-            optimizer,
-            lambdas,
-            batch_size=batch_size,
-            generator=generator,
-            controller=controller,
-            masks=masks,
-        )
-        objective = data_loss + network.penalty(lambdas)
-        loss_curve.append(objective)
-        if on_epoch is not None:
-            on_epoch(epoch, objective, lambdas)
-        if stopping is not None and stopping.should_stop(objective, network):
-            converged = True
-            break
+    converged = interrupted = False
+    try:
+        for epoch in range(n_epochs):
+            if epoch_controller is not None and epoch > 0:
+                lambdas = epoch_controller(lambdas)
+            data_loss, lambdas = run_epoch(
+                network,
+                data,
+                optimizer,
+                lambdas,
+                batch_size=batch_size,
+                generator=generator,
+                controller=controller,
+                masks=masks,
+            )
+            objective = data_loss + network.penalty(lambdas)
+            loss_curve.append(objective)
+            if on_epoch is not None:
+                on_epoch(epoch, objective, lambdas)
+            if stopping is not None and stopping.should_stop(objective, network):
+                converged = True
+                break
+    except KeyboardInterrupt:
+        interrupted = True
     if stopping is not None:
         stopping.restore_best(network)
-    return TrainingRun(loss_curve, len(loss_curve), converged, list(lambdas))
+    return TrainingRun(
+        loss_curve, len(loss_curve), converged, list(lambdas), interrupted
+    )
