@@ -26,6 +26,7 @@ from sklearn.utils.validation import (
 from sk_sparse_l1._lambda_search import group_counts, target_nonzeros
 from sk_sparse_l1._network import build_mlp, count_nonzero, forward, linear_layers
 from sk_sparse_l1._optim import make_optimizer
+from sk_sparse_l1._problem import MLPProblem
 from sk_sparse_l1._progress import EpochProgress
 from sk_sparse_l1._search import online_search, paper_search
 from sk_sparse_l1._training import (
@@ -33,7 +34,6 @@ from sk_sparse_l1._training import (
     NoImprovementStopping,
     TrainingData,
     TrainingInterrupted,
-    train,
 )
 
 
@@ -55,89 +55,6 @@ def resolve_device(device):
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' was requested but CUDA is not available.")
     return device
-
-
-class _MLPProblem:
-    """A network, its data and its optimizer settings, trainable at any λ.
-
-    Implements the problem protocol of :mod:`sk_sparse_l1._search`.
-    ``restart=True`` returns to the initial weights and the initial data
-    order (the paper's rounds); ``restart=False`` continues from the current
-    weights and optimizer state.
-    """
-
-    def __init__(
-        self,
-        network,
-        data,
-        *,
-        make_opt,
-        batch_size,
-        seed,
-        stopping_factory,
-        on_epoch=None,
-        masks=None,
-    ):
-        self.network = network
-        self.data = data
-        self.make_opt = make_opt
-        self.batch_size = batch_size
-        self.seed = seed
-        self.stopping_factory = stopping_factory
-        self.on_epoch = on_epoch
-        self.masks = masks
-        self._initial = network.snapshot()
-        self._generator = torch.Generator().manual_seed(seed)
-        self._optimizer = None
-
-    def train(
-        self, lambdas, *, restart, n_epochs, controller=None, epoch_controller=None
-    ):
-        if restart or self._optimizer is None:
-            if restart:
-                self.network.restore(self._initial)
-                self._generator.manual_seed(self.seed)
-            self._optimizer = self.make_opt(self.network)
-        # While λ is steered the objective moves with λ: no early stopping.
-        stopping = None if controller is not None else self.stopping_factory()
-        if self.on_epoch is not None:
-            self.on_epoch.new_round()
-        run = train(
-            self.network,
-            self.data,
-            self._optimizer,
-            lambdas,
-            n_epochs=n_epochs,
-            batch_size=self.batch_size,
-            generator=self._generator,
-            stopping=stopping,
-            controller=controller,
-            epoch_controller=epoch_controller,
-            masks=self.masks,
-            on_epoch=self.on_epoch,
-        )
-        if run.interrupted:
-            raise TrainingInterrupted(run)
-        return run
-
-    def layer_nonzeros(self):
-        return count_nonzero(self.network.weights)
-
-    def network_weights(self):
-        return self.network.weights
-
-    def gradient_magnitudes(self):
-        with torch.no_grad():
-            _, weight_grads, _ = self.network.loss_and_gradients(
-                self.data.X, self.data.target, self.data.sample_weight
-            )
-        return [g.abs().cpu().numpy() for g in weight_grads]
-
-    def snapshot(self):
-        return self.network.snapshot()
-
-    def restore(self, snapshot):
-        self.network.restore(snapshot)
 
 
 class BaseSparseL1(BaseEstimator):
@@ -274,7 +191,7 @@ class BaseSparseL1(BaseEstimator):
             X, y, target, sample_weight, dtype, device, random_state
         )
         progress = self._progress(network)
-        problem = _MLPProblem(
+        problem = MLPProblem(
             network,
             data,
             make_opt=self._optimizer_factory(),
@@ -360,7 +277,7 @@ class BaseSparseL1(BaseEstimator):
         keeping the sparsity pattern λ selected.
         """
         masks = [(w != 0).to(w.dtype) for w in problem.network.weights]
-        refit_problem = _MLPProblem(
+        refit_problem = MLPProblem(
             problem.network,
             problem.data,
             make_opt=self._optimizer_factory(),
