@@ -16,14 +16,14 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
     validate_data,
 )
 
-from sk_sparse_l1._lambda_search import group_counts, target_nonzeros
+from sk_sparse_l1._lambda_search import check_fractions, group_counts, target_nonzeros
 from sk_sparse_l1._network import build_mlp, count_nonzero, forward, linear_layers
 from sk_sparse_l1._optim import make_optimizer
 from sk_sparse_l1._problem import MLPProblem
@@ -35,17 +35,6 @@ from sk_sparse_l1._training import (
     TrainingData,
     TrainingInterrupted,
 )
-
-
-def _check_fractions(name, value):
-    """Every entry of a float or sequence must be a fraction in [0, 1)."""
-    for v in np.atleast_1d(np.asarray(value, dtype=object)).ravel():
-        ok = isinstance(v, Real) and not isinstance(v, bool) and np.isfinite(v)
-        if not ok or not 0 <= v < 1:
-            raise InvalidParameterError(
-                f"The '{name}' parameter must be a float in [0, 1) or a sequence "
-                f"of such floats, one per weight layer. Got {value!r} instead."
-            )
 
 
 def resolve_device(device):
@@ -100,10 +89,10 @@ class BaseSparseL1(BaseEstimator):
         solver="adam",
         alpha=1e-4,
         target_sparsity=None,
-        sparsity_tol=0.01,
+        sparsity_tol=0.02,
         search="online",
         max_search_rounds=10,
-        refit=False,
+        refit=True,
         batch_size="auto",
         learning_rate_init=1e-3,
         max_iter=200,
@@ -249,7 +238,6 @@ class BaseSparseL1(BaseEstimator):
                 problem,
                 targets,
                 groups,
-                group_sizes,
                 lambda_upper=upper,
                 lambda_lower=upper * 1e-3,
                 **common,
@@ -274,21 +262,15 @@ class BaseSparseL1(BaseEstimator):
         """Retrain the nonzero weights without penalty, zeros held fixed.
 
         ℓ1 shrinks every weight it keeps; refitting removes that bias while
-        keeping the sparsity pattern λ selected.
+        keeping the sparsity pattern λ selected. Training continues with the
+        optimizer's state: a fresh Adam would start with steps of the full
+        learning rate on every weight and undo much of the trained network.
         """
-        masks = [(w != 0).to(w.dtype) for w in problem.network.weights]
-        refit_problem = MLPProblem(
-            problem.network,
-            problem.data,
-            make_opt=self._optimizer_factory(),
-            batch_size=problem.batch_size,
-            seed=problem.seed,
-            stopping_factory=problem.stopping_factory,
-            on_epoch=problem.on_epoch,
-            masks=masks,
-        )
-        return refit_problem.train(
-            [0.0] * len(masks), restart=False, n_epochs=self.max_iter
+        problem.masks = [(w != 0).to(w.dtype) for w in problem.network.weights]
+        return problem.train(
+            [0.0] * len(problem.masks),
+            restart=False,
+            n_epochs=max(1, self.max_iter // 2),
         )
 
     # ----------------------------------------------------------- validation
@@ -321,7 +303,7 @@ class BaseSparseL1(BaseEstimator):
     def _check_target_sparsity(self, weight_counts):
         if self.target_sparsity is None:
             return
-        _check_fractions("target_sparsity", self.target_sparsity)
+        check_fractions("target_sparsity", self.target_sparsity)
         if np.ndim(self.target_sparsity) > 1:
             raise ValueError(
                 "target_sparsity must be a float or a 1-D sequence with one "

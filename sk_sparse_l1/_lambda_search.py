@@ -8,8 +8,21 @@ so it can be tested against synthetic sparsity curves.
 
 import math
 from dataclasses import dataclass, field
+from numbers import Real
 
 import numpy as np
+from sklearn.utils._param_validation import InvalidParameterError
+
+
+def check_fractions(name, value):
+    """Every entry of a float or sequence must be a fraction in [0, 1)."""
+    for v in np.atleast_1d(np.asarray(value, dtype=object)).ravel():
+        ok = isinstance(v, Real) and not isinstance(v, bool) and np.isfinite(v)
+        if not ok or not 0 <= v < 1:
+            raise InvalidParameterError(
+                f"The '{name}' parameter must be a float in [0, 1) or a sequence "
+                f"of such floats, one per weight layer. Got {value!r} instead."
+            )
 
 
 def target_nonzeros(target_sparsity, layer_sizes):
@@ -52,18 +65,25 @@ def group_counts(layer_counts, groups):
     return np.array([sum(layer_counts[j] for j in group) for group in groups])
 
 
-def sparsity_errors(nonzeros, targets, group_sizes):
-    """``achieved − target`` sparsity of each group, as fractions of zeros."""
+def count_errors(nonzeros, targets):
+    """Relative error ``(nonzeros − T) / max(T, 1)`` of each group's count."""
     nonzeros = np.asarray(nonzeros, dtype=float)
     targets = np.asarray(targets, dtype=float)
-    return (targets - nonzeros) / np.asarray(group_sizes, dtype=float)
+    return (nonzeros - targets) / np.maximum(targets, 1.0)
 
 
-def within_tolerance(nonzeros, targets, group_sizes, tol):
-    """True when every group's sparsity is within ``tol`` (absolute) of its
-    target."""
-    errors = sparsity_errors(nonzeros, targets, group_sizes)
-    return bool(np.all(np.abs(errors) <= tol + 1e-12))
+def within_tolerance(nonzeros, targets, tol):
+    """True when every group's nonzero count is within ``tol · T`` of its
+    target ``T`` (and at least within one weight).
+
+    The tolerance is relative to the nonzero count, as in Shen et al.: at
+    high sparsity an absolute tolerance on the fraction of zeros would
+    accept a network with no weight left.
+    """
+    nonzeros = np.asarray(nonzeros, dtype=float)
+    targets = np.asarray(targets, dtype=float)
+    allowed = np.maximum(tol * targets, 1.0)
+    return bool(np.all(np.abs(nonzeros - targets) <= allowed + 1e-9))
 
 
 @dataclass
@@ -125,16 +145,3 @@ def next_lambda(history, gradient_magnitudes, expansion=10.0):
     if inside.size:
         return float(np.median(inside))
     return geometric_midpoint(lower, upper)
-
-
-def order_statistic_lambda(gradient_magnitudes, target):
-    """λ that leaves ``target`` gradient magnitudes strictly above it.
-
-    The predecessor papers' rule for the convex case: at a minimizer, the
-    weights whose ``γ_k`` exceed λ are the nonzero ones, so the
-    ``(target + 1)``-th largest γ is the λ that keeps ``target`` of them.
-    """
-    gamma = np.sort(np.asarray(gradient_magnitudes, dtype=float).ravel())[::-1]
-    if target >= gamma.size:
-        return 0.0
-    return float(gamma[target])

@@ -70,6 +70,10 @@ class MLPProblem:
             raise TrainingInterrupted(run)
         return run
 
+    @property
+    def steps_per_epoch(self):
+        return -(-self.data.n_samples // self.batch_size)
+
     def layer_nonzeros(self):
         return count_nonzero(self.network.weights)
 

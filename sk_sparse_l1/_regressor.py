@@ -42,9 +42,12 @@ class SparseL1Regressor(RegressorMixin, BaseSparseL1):
         Fraction of weights that should be exactly zero: over all weight
         matrices (a float in [0, 1)), or per weight layer (a sequence). When
         set, λ is chosen during ``fit`` and stored in ``alpha_``.
-    sparsity_tol : float, default=0.01
-        Accepted absolute difference between achieved and target sparsity
-        (as a fraction of weights, per group sharing a λ).
+    sparsity_tol : float, default=0.02
+        Accepted relative error of the nonzero count: a group of layers
+        sharing a λ, with target count ``T = round((1 − s) · n)``, is on
+        target when ``|nonzeros − T| ≤ max(sparsity_tol · T, 1)``. Relative
+        to the count (as in Shen et al.), so that at 99% sparsity the
+        tolerance is a few weights, not 1% of all of them.
     search : {'online', 'paper'}, default='online'
         How λ is chosen for ``target_sparsity``: ``'online'`` steers λ during
         one training run, then trains at the fixed λ found, correcting it
@@ -52,9 +55,13 @@ class SparseL1Regressor(RegressorMixin, BaseSparseL1):
         scheme of Shen et al. (2024), one full retraining per round.
     max_search_rounds : int, default=10
         Most training rounds at a fixed λ during the search.
-    refit : bool, default=False
-        After λ is chosen, retrain the nonzero weights without penalty,
-        keeping the zero pattern (removes ℓ1's shrinkage bias).
+    refit : bool, default=True
+        After training at λ (given or chosen), retrain the nonzero weights
+        without penalty for up to ``max_iter // 2`` more epochs, zeros held
+        fixed: λ selects the support, the refit removes ℓ1's shrinkage of
+        the weights it keeps (its effect is measured in
+        ``docs/benchmarks.md``). Set ``refit=False`` for the ℓ1 solution
+        itself, e.g. to check its optimality conditions.
     batch_size : int or 'auto', default='auto'
         Minibatch size; ``'auto'`` is ``min(200, n_samples)``.
     learning_rate_init : float, default=1e-3
@@ -130,8 +137,8 @@ class SparseL1Regressor(RegressorMixin, BaseSparseL1):
     >>> reg = SparseL1Regressor(hidden_layer_sizes=(16,), target_sparsity=0.8,
     ...                         learning_rate_init=0.01, max_iter=100,
     ...                         random_state=0).fit(X, y / y.std())
-    >>> bool(abs(reg.sparsity_ - 0.8) <= 0.01)
-    True
+    >>> reg.target_reached_, bool(abs(reg.sparsity_ - 0.8) <= 0.02 * 0.2)
+    (True, True)
     """
 
     def _is_classifier_task(self):

@@ -23,9 +23,10 @@ import numpy as np
 from sk_sparse_l1._controller import DeadbandController, QuantileController
 from sk_sparse_l1._lambda_search import (
     GroupHistory,
+    count_errors,
     group_counts,
     next_lambda,
-    sparsity_errors,
+    within_tolerance,
 )
 
 
@@ -34,7 +35,8 @@ class SearchResult:
     """What a search found and how.
 
     ``alphas`` and ``nonzeros`` have one row per evaluated round and one
-    column per group; ``errors`` are achieved − target sparsity per round.
+    column per group; ``errors`` are the relative count errors
+    ``(nonzeros − T) / T`` per round.
     """
 
     lambdas: list
@@ -52,11 +54,10 @@ class SearchResult:
 class _Tracker:
     """Records every round and keeps the network closest to the target."""
 
-    def __init__(self, problem, targets, groups, group_sizes, tol):
+    def __init__(self, problem, targets, groups, tol):
         self.problem = problem
         self.targets = targets
         self.groups = groups
-        self.group_sizes = group_sizes
         self.tol = tol
         self.histories = [GroupHistory(int(t)) for t in targets]
         self.result = SearchResult(lambdas=None, reached=False)
@@ -73,7 +74,7 @@ class _Tracker:
         """Record the network just trained at ``group_lambdas``; True when
         every group is within tolerance."""
         nonzeros = group_counts(self.problem.layer_nonzeros(), self.groups)
-        errors = sparsity_errors(nonzeros, self.targets, self.group_sizes)
+        errors = count_errors(nonzeros, self.targets)
         result = self.result
         result.alphas.append([float(lam) for lam in group_lambdas])
         result.nonzeros.append([int(k) for k in nonzeros])
@@ -81,20 +82,34 @@ class _Tracker:
         result.runs.append(run)
         for history, lam, k in zip(self.histories, group_lambdas, nonzeros):
             history.record(lam, k)
+        reached = within_tolerance(nonzeros, self.targets, self.tol)
         worst = float(np.max(np.abs(errors)))
-        if self._best is None or worst < self._best[0]:
-            self._best = (worst, list(group_lambdas), self.problem.snapshot(), run)
-        return worst <= self.tol + 1e-12
+        if self._replaces_best(reached, worst):
+            snapshot = self.problem.snapshot()
+            self._best = ((reached, worst), list(group_lambdas), snapshot, run)
+        return reached
 
-    def group_errors(self):
-        return np.abs(self.result.errors[-1])
+    def _replaces_best(self, reached, worst):
+        """Keep the latest network within tolerance (the most trained one),
+        else the closest to the target."""
+        if self._best is None or reached:
+            return True
+        best_reached, best_worst = self._best[0]
+        return not best_reached and worst < best_worst
+
+    def group_within_tolerance(self):
+        """Per group: is the last round's count within tolerance?"""
+        nonzeros = self.result.nonzeros[-1]
+        return [
+            within_tolerance([k], [t], self.tol) for k, t in zip(nonzeros, self.targets)
+        ]
 
     def finish(self):
         """Restore the closest network and fill in the result."""
-        worst, group_lambdas, snapshot, run = self._best
+        (reached, _), group_lambdas, snapshot, run = self._best
         self.problem.restore(snapshot)
         self.result.lambdas = self.layer_lambdas(group_lambdas)
-        self.result.reached = worst <= self.tol + 1e-12
+        self.result.reached = reached
         self.result.final_run = run
         return self.result
 
@@ -102,10 +117,10 @@ class _Tracker:
         """The paper's bracket/median update for every group not yet within
         tolerance, from the gradient magnitudes of the current network."""
         gamma = self.problem.gradient_magnitudes()
-        errors = self.group_errors()
+        done = self.group_within_tolerance()
         updated = []
         for g, (group, history) in enumerate(zip(self.groups, self.histories)):
-            if errors[g] <= self.tol:
+            if done[g]:
                 updated.append(current[g])
                 continue
             group_gamma = np.concatenate([gamma[j].ravel() for j in group])
@@ -117,7 +132,6 @@ def paper_search(
     problem,
     targets,
     groups,
-    group_sizes,
     *,
     tol,
     max_rounds,
@@ -133,7 +147,7 @@ def paper_search(
     starting values need not bracket the target: the bracket is expanded
     geometrically until they do.
     """
-    tracker = _Tracker(problem, targets, groups, group_sizes, tol)
+    tracker = _Tracker(problem, targets, groups, tol)
     n_groups = len(groups)
     schedule = [[lambda_upper] * n_groups, [lambda_lower] * n_groups]
     lambdas = schedule[0]
@@ -160,31 +174,40 @@ def online_search(
     max_rounds,
     n_epochs,
     controller_fraction=0.5,
+    ramp_fraction=0.6,
     correction_fraction=0.25,
 ):
     """One training run with λ steered online, then polish at a fixed λ.
 
     1. From the initial state, train ``controller_fraction · n_epochs``
-       epochs with λ set at every step so that exactly the target number of
+       epochs with λ set at every step so that a prescribed number of
        weights survive each proximal step (:class:`QuantileController`).
+       That number falls from all weights to the target along a cubic ramp
+       over the first ``ramp_fraction`` of these epochs, then stays at the
+       target: pruning gradually lets the network learn before it is
+       sparse (the schedule of Zhu & Gupta, 2017).
     2. Start from the controller's average λ over its last epoch and
        continue, warm, for the rest of ``n_epochs`` (stopping early on
-       convergence). After each epoch a group whose sparsity is off by more
-       than ``tol / 2`` has its λ rescaled (:class:`DeadbandController`);
-       inside that band λ stays fixed, so the network ends trained at a
-       constant λ and satisfies that λ's optimality conditions, not merely
-       the sparsity.
-    3. While a group is outside the tolerance and rounds remain, continue
-       warm for ``correction_fraction · n_epochs`` epochs with the same
-       per-epoch correction. Sparsity at a fixed λ still drifts while the
-       network trains, so corrections track the current network instead of
-       interpolating between rounds measured at earlier stages of training.
+       convergence). After each epoch a group whose count is off by more
+       than half the tolerance has its λ rescaled
+       (:class:`DeadbandController`); inside that band λ stays fixed, so
+       the network ends trained at a constant λ and satisfies that λ's
+       optimality conditions, not merely the sparsity.
+    3. While a group is outside the tolerance, continue warm for rounds of
+       ``correction_fraction · n_epochs`` epochs with the same per-epoch
+       correction (the polish of step 2 counts as the first round).
+       Sparsity at a fixed λ still drifts while the network trains, so
+       corrections track the current network instead of interpolating
+       between rounds measured at earlier stages of training.
     """
-    tracker = _Tracker(problem, targets, groups, group_sizes, tol)
+    tracker = _Tracker(problem, targets, groups, tol)
     n_layers = sum(len(g) for g in groups)
-    controller = QuantileController(groups, targets, n_layers)
     steer_epochs = max(1, round(controller_fraction * n_epochs))
-    # The average is taken over the last epoch only, when λ has settled.
+    ramp_steps = round(ramp_fraction * steer_epochs) * problem.steps_per_epoch
+    controller = QuantileController(
+        groups, targets, n_layers, group_sizes=group_sizes, ramp_steps=ramp_steps
+    )
+    # λ is averaged over the last steering epoch only, once it has settled.
     if steer_epochs > 1:
         problem.train(
             [0.0] * n_layers,
@@ -192,34 +215,22 @@ def online_search(
             n_epochs=steer_epochs - 1,
             controller=controller,
         )
-        controller.reset_average()
-        problem.train(
-            [0.0] * n_layers, restart=False, n_epochs=1, controller=controller
-        )
-    else:
-        problem.train([0.0] * n_layers, restart=True, n_epochs=1, controller=controller)
-    layer_lambdas = controller.average_lambdas
-    lambdas = [layer_lambdas[group[0]] for group in groups]
-
-    polish_epochs = max(1, n_epochs - steer_epochs)
-    deadband = DeadbandController(
-        problem.network_weights(), groups, targets, group_sizes, tol / 2
+    controller.reset_average()
+    problem.train(
+        [0.0] * n_layers,
+        restart=steer_epochs == 1,
+        n_epochs=1,
+        controller=controller,
     )
-    run = problem.train(
-        tracker.layer_lambdas(lambdas),
-        restart=False,
-        n_epochs=polish_epochs,
-        epoch_controller=deadband,
-    )
-    correction_epochs = max(1, round(correction_fraction * n_epochs))
+    deadband = DeadbandController(problem.network_weights(), groups, targets, tol / 2)
+    lambdas = controller.average_lambdas
+    epochs = max(1, n_epochs - steer_epochs)
     for _ in range(max_rounds):
-        lambdas = [run.lambdas[group[0]] for group in groups]
-        if tracker.evaluate(lambdas, run):
-            break
         run = problem.train(
-            deadband(run.lambdas),
-            restart=False,
-            n_epochs=correction_epochs,
-            epoch_controller=deadband,
+            lambdas, restart=False, n_epochs=epochs, epoch_controller=deadband
         )
+        if tracker.evaluate([run.lambdas[g[0]] for g in groups], run):
+            break
+        lambdas = deadband(run.lambdas)
+        epochs = max(1, round(correction_fraction * n_epochs))
     return tracker.finish()

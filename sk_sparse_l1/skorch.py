@@ -28,25 +28,23 @@ from sklearn.exceptions import ConvergenceWarning
 
 try:
     from skorch.callbacks import Callback
-    from skorch.dataset import get_len, unpack_data
+    from skorch.dataset import get_len
 except ImportError as exc:
     raise ImportError(
         "sk_sparse_l1.skorch needs skorch, which is not installed: "
         "pip install sk_sparse_l1[skorch]"
     ) from exc
 
-from sk_sparse_l1._base import _check_fractions
-from sk_sparse_l1._controller import QuantileController
+from sk_sparse_l1._controller import DeadbandController, QuantileController
 from sk_sparse_l1._lambda_search import (
+    check_fractions,
+    count_errors,
     group_counts,
-    next_lambda,
-    order_statistic_lambda,
     target_nonzeros,
     within_tolerance,
 )
 from sk_sparse_l1._network import count_nonzero, default_penalized_parameters
 from sk_sparse_l1._prox import adam_step_sizes, soft_threshold_
-from sk_sparse_l1._search import _Tracker
 
 __all__ = ["ProximalL1", "TargetSparsity"]
 
@@ -67,9 +65,8 @@ def _check_param_group(optimizer, group, name):
     if group.get("maximize", False):
         problems.append("maximize=True")
     if group.get("weight_decay", 0) != 0:
-        # Decoupled decay (AdamW) shrinks weights outside the gradient step, so
-        # fixed points no longer satisfy the ℓ1 optimality conditions; coupled
-        # decay would also put an ℓ2 penalty on the biases of the group.
+        # Coupled or decoupled (AdamW), weight decay adds an ℓ2 shrinkage the
+        # objective does not have, to the biases of the group too.
         problems.append(f"weight_decay={group['weight_decay']!r}")
     if isinstance(optimizer, torch.optim.SGD):
         if group.get("momentum", 0) != 0:
@@ -92,9 +89,12 @@ def _check_param_group(optimizer, group, name):
             f"The proximal ℓ1 step supports torch.optim.SGD with momentum=0 and "
             f"torch.optim.Adam with weight_decay=0 and amsgrad=False; parameter "
             f"{name!r} is optimized by {kind}({_describe_group(group, keys)}), "
-            f"which has {', '.join(problems)}. With momentum, decoupled weight "
-            f"decay or AMSGrad the fixed points of proximal training are not "
-            f"the optimality conditions of the ℓ1 objective."
+            f"which has {', '.join(problems)}. Momentum and AMSGrad change the "
+            f"step a coordinate takes, so thresholding at λ times the step size "
+            f"no longer has the ℓ1 optimality conditions as fixed points; "
+            f"weight decay adds an ℓ2 penalty, biases included. Set these to "
+            f"their defaults (e.g. optimizer__momentum=0, "
+            f"optimizer__weight_decay=0)."
         )
 
 
@@ -111,7 +111,7 @@ def _find_param_groups(net, weights, names):
             for p in group["params"]:
                 located[id(p)] = (optimizer, group)
     found = []
-    for w, name in zip(weights, names):
+    for w, name in zip(weights, names, strict=True):
         if id(w) not in located:
             raise ValueError(
                 f"Parameter {name!r} is penalized but no optimizer of the net "
@@ -147,10 +147,12 @@ class _OptimizerMetric:
 
     def step_sizes(self):
         lrs = self._lrs
-        if lrs is None:
+        if lrs is None:  # a train_step that does not notify on_grad_computed
             lrs = [float(group["lr"]) for _, group in self.param_groups]
         sizes = []
-        for p, (optimizer, group), lr in zip(self.parameters, self.param_groups, lrs):
+        for p, (optimizer, group), lr in zip(
+            self.parameters, self.param_groups, lrs, strict=True
+        ):
             if p.grad is None:
                 # The optimizer skipped this tensor: no step, no shrinkage.
                 sizes.append(0.0)
@@ -158,8 +160,11 @@ class _OptimizerMetric:
                 state = optimizer.state[p]
                 sizes.append(
                     adam_step_sizes(
-                        state["exp_avg_sq"], float(state["step"]), lr,
-                        group["betas"][1], group["eps"],
+                        state["exp_avg_sq"],
+                        float(state["step"]),
+                        lr,
+                        group["betas"][1],
+                        group["eps"],
                     )
                 )
             else:
@@ -167,9 +172,10 @@ class _OptimizerMetric:
         return sizes
 
     def prox_(self, lambdas):
-        for w, lam, d in zip(self.weights, lambdas, self.step_sizes()):
+        for w, lam, d in zip(self.weights, lambdas, self.step_sizes(), strict=True):
             if lam > 0:
                 soft_threshold_(w, lam * d)
+        self._lrs = None  # used once: the next step records its own
 
 
 def _penalized_parameters(net, params):
@@ -184,8 +190,8 @@ def _penalized_parameters(net, params):
         unknown = [name for name in names if name not in named]
         if unknown:
             raise ValueError(
-                f"params names parameters of net.module_: {unknown} are not "
-                f"among them; expected names from {sorted(named)}."
+                f"params must name parameters of net.module_: {unknown} are "
+                f"not among its parameters {sorted(named)}."
             )
         weights = [named[name] for name in names]
     if not weights:
@@ -247,11 +253,14 @@ class _ProximalCallback(Callback):
     def _step_lambdas(self):
         raise NotImplementedError
 
+    # Working state that holds the net's tensors, optimizer or a copy of the
+    # module: skorch pickles those itself, and on_train_begin rebuilds it.
+    _transient = ("_metric",)
+
     def __getstate__(self):
-        # The working state holds the net's tensors and optimizer; skorch
-        # pickles those itself, and on_train_begin rebuilds the state.
         state = self.__dict__.copy()
-        state.pop("_metric", None)
+        for name in self._transient:
+            state.pop(name, None)
         return state
 
 
@@ -327,10 +336,9 @@ class ProximalL1(_ProximalCallback):
     >>> from sk_sparse_l1.skorch import ProximalL1
     >>> X = np.random.RandomState(0).randn(200, 10).astype(np.float32)
     >>> y = (X[:, :1] - 2 * X[:, 1:2]).astype(np.float32)
-    >>> _ = torch.manual_seed(0)
     >>> net = NeuralNetRegressor(
-    ...     torch.nn.Linear(10, 1), optimizer=torch.optim.SGD, lr=0.1,
-    ...     max_epochs=50, batch_size=200, train_split=None, verbose=0,
+    ...     torch.nn.Linear(10, 1), optimizer=torch.optim.SGD, lr=0.3,
+    ...     max_epochs=30, batch_size=200, train_split=None, verbose=0,
     ...     callbacks=[("l1", ProximalL1(alpha=0.05))],
     ... ).fit(X, y)
     >>> np.flatnonzero(net.module_.weight.detach().numpy())
@@ -349,52 +357,6 @@ class ProximalL1(_ProximalCallback):
         return self._alphas
 
 
-
-class _SkorchProblem:
-    """The parts of the search problem protocol of :mod:`sk_sparse_l1._search`
-    that a callback can offer: it cannot train (skorch owns the loop), but it
-    can count, take clean gradients, and save and restore the module."""
-
-    def __init__(self, net, metric, dataset):
-        self.net = net
-        self.metric = metric
-        self.dataset = dataset
-
-    def layer_nonzeros(self):
-        return count_nonzero(self.metric.weights)
-
-    def gradient_magnitudes(self):
-        """``|∂L/∂W_j|`` of the unpenalized mean training loss, over the whole
-        training set, with the module in eval mode (no dropout, running
-        normalization statistics, which forward passes then leave alone)."""
-        net, parameters = self.net, self.metric.parameters
-        module = net.module_
-        was_training = module.training
-        module.eval()
-        totals = [torch.zeros_like(p) for p in parameters]
-        n_seen = 0
-        try:
-            for batch in net.get_iterator(self.dataset, training=False):
-                Xi, yi = unpack_data(batch)
-                with torch.enable_grad():
-                    loss = net.get_loss(net.infer(Xi), yi, X=Xi, training=False)
-                    grads = torch.autograd.grad(loss, parameters, allow_unused=True)
-                n_batch = get_len(Xi)
-                for total, g in zip(totals, grads):
-                    if g is not None:
-                        total.add_(g, alpha=n_batch)
-                n_seen += n_batch
-        finally:
-            module.train(was_training)
-        return [(total / max(n_seen, 1)).abs().cpu().numpy() for total in totals]
-
-    def snapshot(self):
-        return {k: v.detach().clone() for k, v in self.net.module_.state_dict().items()}
-
-    def restore(self, snapshot):
-        self.net.module_.load_state_dict(snapshot)
-
-
 class TargetSparsity(_ProximalCallback):
     """Proximal ℓ1 training with λ chosen for a prescribed sparsity.
 
@@ -403,27 +365,29 @@ class TargetSparsity(_ProximalCallback):
     estimators' ``search="online"`` does, over ``net.max_epochs`` epochs:
 
     1. *Steer*, for the first ``controller_fraction · max_epochs`` epochs: λ
-       is set at every step so that exactly the target number of weights
-       survive the proximal map (``QuantileController``). The target is
-       lowered from dense to its final value over the first
-       ``ramp_fraction`` of these epochs, so that the net is not pruned to
-       the target at its random initialization.
-    2. *Polish*: λ is fixed to the controller's average over its last epoch,
-       so the net is trained at a constant λ and satisfies the optimality
-       conditions for that λ, not merely the sparsity.
-    3. *Correct*: the sparsity reached at a fixed λ drifts from the target
-       while the net converges. Every ``correction_fraction · max_epochs``
-       epochs a group outside ``sparsity_tol`` gets a new λ by the paper's
-       bracket/median rule (gradient magnitudes of the unpenalized training
-       loss at the current net), training continuing warm.
+       is set at every step so that exactly a prescribed number of weights
+       survive the proximal map (``QuantileController``). That number falls
+       from all weights to the target along a cubic ramp over the first
+       ``ramp_fraction`` of these epochs. Pruning a freshly initialized net
+       to the target at once kills whole units, whose weights then get zero
+       gradient and stay zero at any λ: the target is met but λ is ~0 and
+       means nothing.
+    2. *Polish*: λ starts at the controller's average over its last epoch
+       and is held fixed, except that after an epoch whose nonzero count is
+       off target by more than half the tolerance it is rescaled by the
+       ratio of counts (``DeadbandController``): sparsity at a fixed λ
+       drifts while the net keeps training.
+    3. *Final correction*: if the net is outside ``sparsity_tol`` after the
+       second-to-last epoch, λ is steered again during the last epoch, which
+       then ends at the target (``alpha_`` is that epoch's average λ).
+       Otherwise the last epoch runs at the fixed λ, and should it drift out
+       of tolerance, the weights of the latest epoch that ended within it
+       are restored (``kept_epoch_``).
 
-    At the end the final net is kept if every group is within
-    ``sparsity_tol``; otherwise the net closest to the target among those
-    seen at the end of a polish or correction round is restored, and a
-    ``ConvergenceWarning`` is raised if even that one misses.
-
-    Sparsity is the fraction of exactly-zero entries of the penalized tensors
-    (global), or of each tensor (per layer).
+    A ``ConvergenceWarning`` says when the returned net still misses the
+    target (fewer than two epochs after steering, or training stopped
+    early). Sparsity is the fraction of exactly-zero entries of the
+    penalized tensors (global), or of each tensor (per layer).
 
     Parameters
     ----------
@@ -435,32 +399,40 @@ class TargetSparsity(_ProximalCallback):
         weights of every ``Linear`` and ``Conv*`` layer.
     controller_fraction : float, default=0.5
         Fraction of ``net.max_epochs`` during which λ is steered, in (0, 1].
-    ramp_fraction : float, default=0.5
-        Fraction of the steering epochs over which the target is lowered
-        from dense (cubically, as in gradual magnitude pruning), in [0, 1].
-    correction_fraction : float, default=0.1
-        Length of a correction round as a fraction of ``net.max_epochs``, in
-        (0, 1].
+    ramp_fraction : float, default=0.6
+        Fraction of the steering epochs over which the number of weights
+        kept falls from all to the target (cubically, as in gradual
+        magnitude pruning), in [0, 1]. The ramp always ends before the last
+        steering epoch, whose λ is averaged.
     sparsity_tol : float, default=0.01
-        Largest acceptable absolute difference between achieved and target
-        sparsity (a fraction of the group's weights).
+        Largest acceptable relative error of each group's nonzero count,
+        ``|NNZ − T| ≤ sparsity_tol · T`` (at least one weight), as for the
+        estimators; in (0, 1).
 
     Attributes
     ----------
     alpha_ : float or ndarray of shape (n_tensors,)
-        The λ the returned net was trained at (per tensor for per-layer
+        The λ the returned net was trained at last (per tensor for per-layer
         targets).
-    alphas_ : ndarray of shape (n_rounds, n_groups)
-        λ of each polish and correction round.
-    sparsities_ : ndarray of shape (n_rounds, n_groups)
-        Sparsity reached at the end of each round.
+    alphas_ : ndarray of shape (n_epochs_after_steering, n_groups)
+        λ of each epoch after the steering phase.
+    sparsities_ : ndarray of shape (n_epochs_after_steering, n_groups)
+        Sparsity at the end of each of these epochs.
     target_n_nonzero_ : ndarray of int
         Nonzero count wanted in each group (one group for a global target).
     target_reached_ : bool
         Whether every group of the returned net is within ``sparsity_tol``.
+    corrected_ : bool
+        Whether the last epoch steered λ to bring the net back within
+        ``sparsity_tol`` (phase 3).
+    kept_epoch_ : int
+        The epoch (numbered as in ``net.history``) whose weights the net has
+        after training: the last one, unless an earlier one was restored.
     penalized_params_, layer_sizes_, layer_n_nonzero_, n_nonzero_, \
 layer_sparsity_, sparsity_
-        As in :class:`ProximalL1`, for the returned net.
+        As in :class:`ProximalL1`, for the returned net. ``net.history``
+        also records ``"alpha"`` (λ of the epoch's last step, a list for
+        per-layer targets) after every epoch.
 
     Notes
     -----
@@ -468,205 +440,226 @@ layer_sparsity_, sparsity_
     epochs (``fit(..., epochs=n)``) or stopping early (``EarlyStopping``)
     shortens or skips the later phases. Every ``partial_fit`` call starts the
     schedule again from the current weights.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skorch import NeuralNetClassifier
+    >>> from sk_sparse_l1.skorch import TargetSparsity
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.randn(300, 20).astype(np.float32)
+    >>> y = (X[:, 0] + X[:, 1] > 0).astype(np.int64)
+    >>> module = torch.nn.Sequential(
+    ...     torch.nn.Linear(20, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+    >>> net = NeuralNetClassifier(
+    ...     module, criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam,
+    ...     lr=0.01, max_epochs=20, train_split=None, verbose=0,
+    ...     callbacks=[("ts", TargetSparsity(0.9))],
+    ... ).fit(X, y)
+    >>> ts = dict(net.callbacks_)["ts"]
+    >>> ts.target_reached_, abs(ts.sparsity_ - 0.9) <= 0.01
+    (True, True)
     """
 
+    _transient = ("_metric", "_deadband", "_kept")
+
     def __init__(
-        self, target_sparsity=0.9, *, params=None, controller_fraction=0.5,
-        ramp_fraction=0.5, correction_fraction=0.1, sparsity_tol=0.01,
+        self,
+        target_sparsity=0.9,
+        *,
+        params=None,
+        controller_fraction=0.5,
+        ramp_fraction=0.6,
+        sparsity_tol=0.01,
     ):
         self.target_sparsity = target_sparsity
         self.params = params
         self.controller_fraction = controller_fraction
         self.ramp_fraction = ramp_fraction
-        self.correction_fraction = correction_fraction
         self.sparsity_tol = sparsity_tol
 
-    # ------------------------------------------------------------ schedule
+    # --------------------------------------------------------------- set-up
 
     def _check_params(self):
-        _check_fractions("target_sparsity", self.target_sparsity)
+        check_fractions("target_sparsity", self.target_sparsity)
         if np.ndim(self.target_sparsity) > 1:
             raise ValueError(
                 "target_sparsity must be a float or a 1-D sequence with one "
                 f"fraction per penalized tensor, got shape "
                 f"{np.shape(self.target_sparsity)}."
             )
-        for name, low, high, closed_low in [
-            ("controller_fraction", 0, 1, False),
-            ("ramp_fraction", 0, 1, True),
-            ("correction_fraction", 0, 1, False),
-            ("sparsity_tol", 0, 1, False),
+        for name, low_ok, high_ok in [
+            ("controller_fraction", False, True),
+            ("ramp_fraction", True, True),
+            ("sparsity_tol", False, False),
         ]:
             value = getattr(self, name)
             ok = isinstance(value, Real) and not isinstance(value, bool)
-            ok = ok and (low <= value if closed_low else low < value) and value <= high
+            ok = ok and (0 <= value if low_ok else 0 < value)
+            ok = ok and (value <= 1 if high_ok else value < 1)
             if not ok:
-                interval = f"{'[' if closed_low else '('}{low}, {high}]"
+                interval = f"{'[' if low_ok else '('}0, 1{']' if high_ok else ')'}"
                 raise ValueError(f"{name} must be in {interval}, got {value!r}.")
-
-    def _plan(self, n_epochs):
-        """Epoch counts of the phases for a run of ``n_epochs``."""
-        self._steer_epochs = max(1, round(self.controller_fraction * n_epochs))
-        # The ramp ends before the last steered epoch, the one averaged.
-        self._ramp_epochs = min(
-            self.ramp_fraction * self._steer_epochs, self._steer_epochs - 1
-        )
-        fixed = n_epochs - self._steer_epochs
-        round_epochs = max(1, round(self.correction_fraction * n_epochs))
-        # Rounds end at the last epoch; the polish round takes the remainder.
-        self._round_ends = set(
-            range(n_epochs - 1, self._steer_epochs + round_epochs - 2, -round_epochs)
-        ) if fixed > 0 else set()
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         self._check_params()
+        n_epochs = net.max_epochs
+        if not isinstance(n_epochs, Integral) or n_epochs < 1:
+            raise ValueError(
+                f"net.max_epochs must be a positive int, got {n_epochs!r}."
+            )
         super().on_train_begin(net, X=X, y=y, **kwargs)
         # Raises a ValueError naming the expected length for a wrong sequence.
         targets, groups = target_nonzeros(self.target_sparsity, self.layer_sizes_)
         self.target_n_nonzero_ = targets
         self._groups = groups
         self._group_sizes = group_counts(self.layer_sizes_, groups)
-        self._controller = QuantileController(groups, targets, len(self.layer_sizes_))
-        n_epochs = net.max_epochs
-        if not isinstance(n_epochs, Integral) or n_epochs < 1:
-            raise ValueError(f"net.max_epochs must be a positive int, got {n_epochs!r}.")
-        self._plan(n_epochs)
+        n_tensors = len(self.layer_sizes_)
+        # ramp_steps is set at the first epoch, when the batches are known.
+        self._controller = QuantileController(
+            groups, targets, n_tensors, group_sizes=self._group_sizes
+        )
+        # Half the tolerance, as online_search: λ rests once close enough.
+        self._deadband = DeadbandController(
+            self._metric.weights, groups, targets, self.sparsity_tol / 2
+        )
+        self._steer_epochs = max(1, round(self.controller_fraction * n_epochs))
+        # The ramp ends before the last steered epoch, whose λ is averaged.
+        self._ramp_epochs = min(
+            round(self.ramp_fraction * self._steer_epochs), self._steer_epochs - 1
+        )
+        self._last_epoch = n_epochs - 1
         self._epoch = 0
-        self._progress = 0.0
-        self._group_lambdas = None  # λ of the fixed phases, one per group
-        self._tracker = None
-        self._last_lambdas = [0.0] * len(self.layer_sizes_)
+        self._steering = True
+        self._correct_last = False
+        self._group_lambdas = None  # λ after steering, one per group
+        self._last_lambdas = [0.0] * n_tensors
+        self._path = []  # (group λ, group nonzeros) of each epoch after steering
+        self._kept = None  # (epoch, group λ, module state) within tolerance
+
+    # --------------------------------------------------------------- epochs
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        self._n_train = max(get_len(dataset_train), 1) if dataset_train else None
-        self._seen = 0
-        if self._epoch == self._steer_epochs - 1:
-            # λ is averaged over the last steered epoch only, once settled.
+        epoch = self._epoch
+        if epoch == 0 and self._ramp_epochs > 0:
+            steps = _steps_per_epoch(net, dataset_train)
+            self._controller.ramp_steps = self._ramp_epochs * steps
+        correcting = epoch == self._last_epoch and self._correct_last
+        self._steering = epoch < self._steer_epochs or correcting
+        if epoch == self._steer_epochs - 1 or correcting:
+            # λ is averaged over one whole epoch at the final target.
             self._controller.reset_average()
-
-    def on_batch_end(self, net, batch=None, training=None, **kwargs):
-        if training and self._epoch < self._steer_epochs:
-            self._seen += _batch_len(batch)
-            self._controller.targets = self._ramped_targets()
-        super().on_batch_end(net, batch=batch, training=training, **kwargs)
-
-    def _ramped_targets(self):
-        final = self.target_n_nonzero_
-        if self._ramp_epochs <= 0 or self._n_train is None:
-            return [int(t) for t in final]
-        progress = (self._epoch + self._seen / self._n_train) / self._ramp_epochs
-        keep = (1.0 - min(progress, 1.0)) ** 3
-        return [
-            int(round(t + (n - t) * keep)) for t, n in zip(final, self._group_sizes)
-        ]
+        elif epoch > self._steer_epochs:
+            lambdas = self._deadband(self._layer_lambdas(self._group_lambdas))
+            self._group_lambdas = [lambdas[g[0]] for g in self._groups]
 
     def _step_lambdas(self):
-        if self._group_lambdas is None:
+        if self._steering:
             self._last_lambdas = self._controller(self._metric)
         else:
-            self._last_lambdas = self._tracker.layer_lambdas(self._group_lambdas)
+            self._last_lambdas = self._layer_lambdas(self._group_lambdas)
         return self._last_lambdas
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         epoch = self._epoch
         self._epoch += 1
-        if epoch == self._steer_epochs - 1:
-            self._start_fixed_phase(net, dataset_train)
-        elif epoch in self._round_ends and self._tracker is not None:
-            self._end_round()
+        if epoch >= self._steer_epochs - 1 and self._steering:
+            self._group_lambdas = self._controller_group_lambdas()
+        if epoch >= self._steer_epochs:
+            within = self._record_epoch(net, epoch)
+            # The last epoch corrects a net found outside the tolerance (if
+            # at least one fixed-λ epoch precedes it, to measure that).
+            self._correct_last = epoch == self._last_epoch - 1 and not within
         super().on_epoch_end(net, dataset_train, dataset_valid, **kwargs)
         lambdas = [self._last_lambdas[g[0]] for g in self._groups]
         net.history.record("alpha", lambdas if len(lambdas) > 1 else lambdas[0])
 
-    def _start_fixed_phase(self, net, dataset_train):
-        problem = _SkorchProblem(net, self._metric, dataset_train)
-        self._tracker = _Tracker(
-            problem, self.target_n_nonzero_, self._groups, self._group_sizes,
-            self.sparsity_tol,
-        )
-        layer_lambdas = self._controller.average_lambdas
-        self._group_lambdas = [layer_lambdas[g[0]] for g in self._groups]
+    # ------------------------------------------------------------------ end
 
-    def _end_round(self):
-        """Record the round just finished; give a new λ to each group
-        outside the tolerance."""
-        ok = self._tracker.evaluate(self._group_lambdas, run=self._epoch)
-        import os
-        if os.environ.get("DBG"): print("round end", self._epoch, ok, self._tracker.result.errors[-1], self._group_lambdas)
-        if not ok:
-            tracker = self._tracker
-            gamma = tracker.problem.gradient_magnitudes()
-            errors = tracker.group_errors()
-            updated = []
-            for g, (group, history) in enumerate(zip(tracker.groups, tracker.histories)):
-                if errors[g] <= tracker.tol:
-                    updated.append(self._group_lambdas[g])
-                    continue
-                group_gamma = np.concatenate([gamma[j].ravel() for j in group])
-                if os.environ.get("RULE") == "os":
-                    updated.append(order_statistic_lambda(group_gamma, int(tracker.targets[g])))
-                else:
-                    updated.append(next_lambda(history, group_gamma, expansion=float(os.environ.get("EXP", "10"))))
-            self._group_lambdas = updated
-
-    # ----------------------------------------------------------------- end
+    def _record_epoch(self, net, epoch):
+        """Record λ and the counts after a post-steering epoch; keep a copy of
+        the net when it is within tolerance. True when it is."""
+        nonzeros = group_counts(count_nonzero(self._metric.weights), self._groups)
+        self._path.append((list(self._group_lambdas), nonzeros))
+        within = within_tolerance(nonzeros, self.target_n_nonzero_, self.sparsity_tol)
+        if within:
+            state = net.module_.state_dict()
+            state = {key: value.detach().clone() for key, value in state.items()}
+            self._kept = (epoch, list(self._group_lambdas), state)
+        return within
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
-        tracker = self._tracker
-        if tracker is None:
-            # Stopped while steering: λ is the controller's running average.
-            layer_lambdas = self._controller.average_lambdas
-        elif self._final_within_tolerance():
-            layer_lambdas = tracker.layer_lambdas(self._group_lambdas)
-        else:
-            if self._epoch - 1 not in self._round_ends:
-                tracker.evaluate(self._group_lambdas, run=self._epoch)
-            layer_lambdas = tracker.finish().lambdas
+        group_lambdas = self._group_lambdas
+        if group_lambdas is None:  # stopped while steering
+            group_lambdas = self._controller_group_lambdas()
+        self.corrected_ = self._steering and self._epoch > self._steer_epochs
+        self.kept_epoch_ = len(net.history)
+        final = count_nonzero(self._metric.weights)
+        if self._kept is not None and not self._within_tolerance(final):
+            # The last epoch drifted out of tolerance: take back the latest
+            # net within it, the longest-trained one that meets the target.
+            epoch, group_lambdas, state = self._kept
+            net.module_.load_state_dict(state)
+            self.kept_epoch_ = len(net.history) - (self._epoch - 1 - epoch)
+        self._kept = None
         super().on_train_end(net, X=X, y=y, **kwargs)
-        self._set_results(layer_lambdas)
+        self._set_results(self._layer_lambdas(group_lambdas))
         if not self.target_reached_:
-            achieved = 1.0 - group_counts(self.layer_n_nonzero_, self._groups) / (
-                self._group_sizes
-            )
+            nonzeros = group_counts(self.layer_n_nonzero_, self._groups)
+            errors = count_errors(nonzeros, self.target_n_nonzero_)
             warnings.warn(
                 f"TargetSparsity: target_sparsity={self.target_sparsity} was "
                 f"missed by more than sparsity_tol={self.sparsity_tol}: the net "
-                f"kept has sparsity {np.round(achieved, 4).tolist()} after "
-                f"{self._epoch} epochs ({self._steer_epochs} steering λ). Train "
-                "for more epochs, or widen sparsity_tol.",
+                f"kept has {nonzeros.tolist()} nonzero weights for targets "
+                f"{self.target_n_nonzero_.tolist()} (relative error "
+                f"{np.round(errors, 4).tolist()}; sparsity "
+                f"{np.round(1 - nonzeros / self._group_sizes, 4).tolist()}) after "
+                f"{self._epoch} epochs, {self._steer_epochs} of them steering λ. "
+                "Train for more epochs (net.max_epochs), or widen sparsity_tol.",
                 ConvergenceWarning,
                 stacklevel=2,
             )
 
-    def _final_within_tolerance(self):
-        nonzeros = group_counts(count_nonzero(self._metric.weights), self._groups)
-        return within_tolerance(
-            nonzeros, self.target_n_nonzero_, self._group_sizes, self.sparsity_tol
-        )
+    def _layer_lambdas(self, group_lambdas):
+        lambdas = [0.0] * len(self.layer_sizes_)
+        for group, lam in zip(self._groups, group_lambdas, strict=True):
+            for j in group:
+                lambdas[j] = float(lam)
+        return lambdas
+
+    def _controller_group_lambdas(self):
+        layer_lambdas = self._controller.average_lambdas
+        return [layer_lambdas[g[0]] for g in self._groups]
+
+    def _within_tolerance(self, layer_nonzeros):
+        nonzeros = group_counts(layer_nonzeros, self._groups)
+        return within_tolerance(nonzeros, self.target_n_nonzero_, self.sparsity_tol)
 
     def _set_results(self, layer_lambdas):
         per_layer = np.ndim(self.target_sparsity) == 1
         self.alpha_ = (
-            np.asarray(layer_lambdas, dtype=float) if per_layer
+            np.asarray(layer_lambdas, dtype=float)
+            if per_layer
             else float(layer_lambdas[0])
         )
-        result = None if self._tracker is None else self._tracker.result
         n_groups = len(self._groups)
-        self.alphas_ = np.asarray(
-            result.alphas if result else [], dtype=float
-        ).reshape(-1, n_groups)
-        nonzeros = np.asarray(result.nonzeros if result else [], dtype=float)
-        self.sparsities_ = 1.0 - nonzeros.reshape(-1, n_groups) / self._group_sizes
-        self.target_reached_ = within_tolerance(
-            group_counts(self.layer_n_nonzero_, self._groups),
-            self.target_n_nonzero_, self._group_sizes, self.sparsity_tol,
+        alphas = [lambdas for lambdas, _ in self._path]
+        nonzeros = [counts for _, counts in self._path]
+        self.alphas_ = np.asarray(alphas, dtype=float).reshape(-1, n_groups)
+        nonzeros = np.asarray(nonzeros, dtype=float).reshape(-1, n_groups)
+        self.sparsities_ = 1.0 - nonzeros / self._group_sizes
+        self.target_reached_ = self._within_tolerance(self.layer_n_nonzero_)
+
+
+def _steps_per_epoch(net, dataset):
+    """Training batches per epoch: the iterator's length when it has one."""
+    try:
+        return max(1, len(net.get_iterator(dataset, training=True)))
+    except TypeError:  # an iterable dataset: estimate from the batch size
+        n_samples = get_len(dataset)
+        batch_size = net.get_params_for("iterator_train").get(
+            "batch_size", net.batch_size
         )
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_tracker", None)
-        return state
-
-
-def _batch_len(batch):
-    return get_len(batch[0]) if isinstance(batch, (tuple, list)) else get_len(batch)
+        if batch_size in (None, -1):
+            return 1
+        return max(1, math.ceil(n_samples / batch_size))

@@ -26,6 +26,7 @@ def test_no_hidden_layer_matches_lasso():
     design = np.column_stack([X, np.ones(len(X))])
     lipschitz = 2 * np.linalg.eigvalsh(design.T @ design / len(X)).max()
     net = SparseL1Regressor(
+        refit=False,
         hidden_layer_sizes=(),
         solver="sgd",
         alpha=lam,
@@ -53,6 +54,7 @@ def test_optimality_conditions_after_training(solver, lr):
     y = y / y.std()
     lam = 0.01
     net = SparseL1Regressor(
+        refit=False,
         hidden_layer_sizes=(8,),
         activation="tanh",
         solver=solver,
