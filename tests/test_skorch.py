@@ -1,0 +1,414 @@
+"""The skorch callbacks: the proximal step, target sparsity, sklearn plumbing.
+
+Nets are small CNNs on scikit-learn's digits (8×8 images), trained for a few
+epochs on one thread; every fit is seeded inside ``torch.random.fork_rng`` so
+that the global random state of the test session is left alone.
+"""
+
+import importlib
+import pickle
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+from torch import nn
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+
+pytest.importorskip("skorch")
+
+from skorch import NeuralNetClassifier  # noqa: E402
+from skorch.callbacks import Callback, LRScheduler  # noqa: E402
+
+from sk_sparse_l1._prox import adam_step_sizes, soft_threshold  # noqa: E402
+from sk_sparse_l1.skorch import ProximalL1, TargetSparsity  # noqa: E402
+
+WEIGHTS = ["conv1.weight", "conv2.weight", "fc1.weight", "fc2.weight"]
+
+
+class SmallCNN(nn.Module):
+    """conv → pool → conv → pool → dense → dense, ReLU; optional BatchNorm."""
+
+    def __init__(self, batch_norm=False):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 6, 3, padding=1)
+        self.bn = nn.BatchNorm2d(6) if batch_norm else nn.Identity()
+        self.conv2 = nn.Conv2d(6, 12, 3, padding=1)
+        self.fc1 = nn.Linear(12 * 2 * 2, 32)
+        self.fc2 = nn.Linear(32, 10)
+
+    def forward(self, X):
+        X = nn.functional.max_pool2d(torch.relu(self.bn(self.conv1(X))), 2)
+        X = nn.functional.max_pool2d(torch.relu(self.conv2(X)), 2)
+        return self.fc2(torch.relu(self.fc1(X.flatten(1))))
+
+
+def batch_loader(dataset, batch_size, shuffle=False, **kwargs):
+    """A DataLoader that indexes the dataset once per batch: the same batches
+    as skorch's default, several times faster for in-memory arrays."""
+    sampler = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
+    batches = BatchSampler(sampler, batch_size, drop_last=False)
+    return DataLoader(dataset, batch_size=None, sampler=batches)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # Tiny convolutions run fastest on one thread (and 2-core CI is shared).
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return (X / 16).astype(np.float32).reshape(-1, 1, 8, 8), y.astype(np.int64)
+
+
+def make_net(callbacks, *, optimizer=torch.optim.Adam, lr=0.01, max_epochs=20, **kw):
+    return NeuralNetClassifier(
+        SmallCNN,
+        criterion=nn.CrossEntropyLoss,
+        optimizer=optimizer,
+        lr=lr,
+        max_epochs=max_epochs,
+        batch_size=128,
+        train_split=None,
+        verbose=0,
+        iterator_train=batch_loader,
+        iterator_train__shuffle=True,
+        iterator_valid=batch_loader,
+        callbacks=callbacks,
+        **kw,
+    )
+
+
+def fit_seeded(net, X, y, seed=0):
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            return net.fit(X, y)
+
+
+def callback(net, name):
+    return dict(net.callbacks_)[name]
+
+
+def assert_counts_within_tolerance(ts, nonzeros):
+    # sparsity_tol is relative to the nonzero count, at least one weight.
+    allowed = np.maximum(ts.sparsity_tol * ts.target_n_nonzero_, 1)
+    assert np.all(np.abs(np.asarray(nonzeros) - ts.target_n_nonzero_) <= allowed)
+
+
+def counted_nonzeros(net):
+    params = dict(net.module_.named_parameters())
+    return [int(torch.count_nonzero(params[name])) for name in WEIGHTS]
+
+
+# ------------------------------------------------------------- target sparsity
+
+
+@pytest.fixture(scope="module")
+def global_net(digits):
+    return fit_seeded(make_net([("ts", TargetSparsity(0.8))]), *digits)
+
+
+def test_global_target_reached(global_net, digits):
+    ts = callback(global_net, "ts")
+    assert ts.penalized_params_ == WEIGHTS
+    assert ts.target_reached_
+    assert ts.target_n_nonzero_.tolist() == [round(0.2 * sum(ts.layer_sizes_))]
+    assert_counts_within_tolerance(ts, [sum(counted_nonzeros(global_net))])
+    # The recorded counts are those of the returned module.
+    assert ts.layer_n_nonzero_.tolist() == counted_nonzeros(global_net)
+    assert ts.n_nonzero_ == sum(counted_nonzeros(global_net))
+    # λ is a real penalty, not ~0 from units killed at initialization (what
+    # pruning to the target at once, without the ramp, produces).
+    assert ts.alpha_ > 1e-5
+    # One λ and sparsity per epoch after the 10 steering epochs.
+    assert ts.alphas_.shape == ts.sparsities_.shape == (10, 1)
+    assert len(global_net.history[:, "sparsity"]) == 20
+    assert ts.kept_epoch_ in (19, 20)
+    # The sparse net has not collapsed: it still classifies digits (chance is
+    # 0.1; the dense net fits 0.99 of them in these 20 epochs, this one 0.83).
+    assert (global_net.predict(digits[0]) == digits[1]).mean() > 0.7
+
+
+def test_per_layer_targets_reached(digits):
+    targets = [0.5, 0.7, 0.9, 0.6]
+    net = fit_seeded(make_net([("ts", TargetSparsity(targets))]), *digits)
+    ts = callback(net, "ts")
+    assert ts.target_reached_
+    sizes = ts.layer_sizes_
+    np.testing.assert_array_equal(
+        ts.target_n_nonzero_, np.round((1 - np.array(targets)) * sizes)
+    )
+    assert_counts_within_tolerance(ts, counted_nonzeros(net))
+    np.testing.assert_allclose(ts.layer_sparsity_, targets, atol=0.01)
+    assert ts.alpha_.shape == (4,)
+    assert np.all(ts.alpha_ > 0)
+
+
+def test_missed_target_warns(digits):
+    # One epoch after steering leaves no room for the final correction, and
+    # a tolerance this tight is missed: a ConvergenceWarning says so.
+    ts = TargetSparsity(0.8, controller_fraction=0.5, sparsity_tol=1e-6)
+    net = make_net([("ts", ts)], max_epochs=2)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        with pytest.warns(ConvergenceWarning, match="sparsity_tol=1e-06"):
+            net.fit(*digits)
+    assert not callback(net, "ts").target_reached_
+
+
+# ------------------------------------------------------------ the proximal step
+
+
+class _AfterStep(Callback):
+    """Copies every parameter after the optimizer step, before the prox, and
+    the learning rate the step used."""
+
+    def on_grad_computed(self, net, named_parameters, **kwargs):
+        self.lr = net.optimizer_.param_groups[0]["lr"]
+
+    def on_batch_end(self, net, training=None, **kwargs):
+        if training:
+            self.params = {
+                name: p.detach().clone() for name, p in net.module_.named_parameters()
+            }
+
+
+class _CheckProx(Callback):
+    """After the prox: penalized weights are S_{α·d}(optimizer's output),
+    every other parameter is bit-identical to the optimizer's output."""
+
+    def __init__(self, before, alpha):
+        self.before = before
+        self.alpha = alpha
+        self.n_checked = 0
+
+    def on_batch_end(self, net, training=None, **kwargs):
+        if not training:
+            return
+        optimizer = net.optimizer_
+        group = optimizer.param_groups[0]
+        for name, p in net.module_.named_parameters():
+            stepped = self.before.params[name]
+            if name not in WEIGHTS:
+                assert torch.equal(p, stepped), name
+                continue
+            if isinstance(optimizer, torch.optim.Adam):
+                state = optimizer.state[p]
+                d = adam_step_sizes(
+                    state["exp_avg_sq"],
+                    float(state["step"]),
+                    self.before.lr,
+                    group["betas"][1],
+                    group["eps"],
+                )
+            else:
+                d = self.before.lr
+            expected = soft_threshold(stepped, self.alpha * d)
+            torch.testing.assert_close(p.detach(), expected, rtol=0, atol=1e-7)
+        self.n_checked += 1
+
+
+@pytest.mark.parametrize(
+    "optimizer, lr, scheduler",
+    [
+        (torch.optim.Adam, 0.01, False),
+        (torch.optim.SGD, 0.1, False),
+        # A batch-level scheduler that changes lr in its on_batch_end, before
+        # the prox runs: the threshold must use the lr of the step taken.
+        (torch.optim.SGD, 0.1, True),
+    ],
+)
+def test_prox_is_exact_and_leaves_other_parameters_alone(
+    digits, optimizer, lr, scheduler
+):
+    alpha = 0.05
+    before = _AfterStep()
+    check = _CheckProx(before, alpha)
+    callbacks = [
+        ("before", before),
+        ("l1", ProximalL1(alpha)),
+        ("check", check),
+    ]
+    if scheduler:
+        step_lr = LRScheduler(
+            torch.optim.lr_scheduler.StepLR, step_size=1, gamma=0.9, step_every="batch"
+        )
+        callbacks.insert(0, ("sched", step_lr))
+    net = make_net(
+        callbacks, optimizer=optimizer, lr=lr, max_epochs=2, module__batch_norm=True
+    )
+    X, y = digits
+    fit_seeded(net, X[:512], y[:512])
+    assert check.n_checked == 8
+    l1 = callback(net, "l1")
+    # Only conv and linear weights are penalized: not biases, not BatchNorm.
+    assert l1.penalized_params_ == WEIGHTS
+    module = net.module_
+    assert l1.sparsity_ > 0.1  # the prox acted
+    for p in [module.bn.weight, module.bn.bias, module.conv1.bias, module.fc1.bias]:
+        assert torch.count_nonzero(p) == p.numel()
+
+
+def test_params_selects_the_penalized_tensors(digits):
+    X, y = digits
+    net = make_net([("l1", ProximalL1([0.5], params=["fc1.weight"]))], max_epochs=2)
+    fit_seeded(net, X[:512], y[:512])
+    l1 = callback(net, "l1")
+    assert l1.penalized_params_ == ["fc1.weight"]
+    assert l1.sparsity_ > 0.5
+    for name in ["conv1.weight", "conv2.weight", "fc2.weight"]:
+        p = dict(net.module_.named_parameters())[name]
+        assert torch.count_nonzero(p) == p.numel(), name
+
+
+def test_adam_fixed_point_is_l1_optimality(digits):
+    # Multinomial logistic regression (convex), full batch: at the fixed point
+    # of Adam + prox in Adam's metric, the gradient of the data loss is
+    # −α·sign(w) on nonzero weights and at most α in magnitude on zeros
+    # (ALGORITHM.md §3), and the unpenalized bias has zero gradient.
+    alpha = 0.01
+    X, y = digits
+    X, y = X[:500].reshape(500, -1), y[:500]
+    net = NeuralNetClassifier(
+        nn.Linear,
+        module__in_features=64,
+        module__out_features=10,
+        criterion=nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=0.02,
+        max_epochs=300,
+        batch_size=-1,
+        train_split=None,
+        verbose=0,
+        iterator_train=batch_loader,
+        callbacks=[("l1", ProximalL1(alpha))],
+    )
+    fit_seeded(net, X, y)
+    module = net.module_
+    module.zero_grad()
+    loss = nn.functional.cross_entropy(module(torch.as_tensor(X)), torch.as_tensor(y))
+    loss.backward()
+    w, g = module.weight.detach(), module.weight.grad
+    nonzero = w != 0
+    assert 0 < int(nonzero.sum()) < 0.3 * w.numel()
+    assert float(g[~nonzero].abs().max()) <= 1.05 * alpha
+    residual = (g[nonzero] + alpha * torch.sign(w[nonzero])).abs()
+    assert float(torch.quantile(residual, 0.9)) <= 0.3 * alpha
+    assert float(module.bias.grad.abs().max()) <= 0.2 * alpha
+
+
+# ---------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    "optimizer, kwargs, message",
+    [
+        (torch.optim.SGD, {"optimizer__momentum": 0.9}, "momentum=0.9"),
+        (torch.optim.AdamW, {}, "weight_decay=0.01"),
+        (torch.optim.Adam, {"optimizer__amsgrad": True}, "amsgrad=True"),
+        (torch.optim.RMSprop, {}, "got RMSprop"),
+    ],
+)
+def test_unsupported_optimizer_is_refused_before_training(
+    digits, optimizer, kwargs, message
+):
+    for cb in [ProximalL1(0.01), TargetSparsity(0.5)]:
+        net = make_net([("l1", cb)], optimizer=optimizer, max_epochs=1, **kwargs)
+        with pytest.raises(ValueError, match=message):
+            net.fit(*digits)
+        assert len(net.history) == 0  # raised at on_train_begin
+
+
+@pytest.mark.parametrize(
+    "cb, message",
+    [
+        (ProximalL1([0.1, 0.2]), "expected 4 values"),
+        (ProximalL1(-1.0), "non-negative"),
+        (TargetSparsity([0.5, 0.5]), "expected 4 values"),
+        (TargetSparsity(1.5), "target_sparsity"),
+        (TargetSparsity(0.5, controller_fraction=0), "controller_fraction"),
+        (ProximalL1(0.1, params=["fc3.weight"]), "fc3.weight"),
+    ],
+)
+def test_invalid_parameters_name_the_problem(digits, cb, message):
+    net = make_net([("cb", cb)], max_epochs=1)
+    with pytest.raises(ValueError, match=message):
+        net.fit(*digits)
+
+
+def test_import_without_skorch_names_the_extra(monkeypatch):
+    for name in ["skorch", "skorch.callbacks", "skorch.dataset"]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.delitem(sys.modules, "sk_sparse_l1.skorch")
+    with pytest.raises(ImportError, match=r"pip install sk_sparse_l1\[skorch\]"):
+        importlib.import_module("sk_sparse_l1.skorch")
+
+
+# ------------------------------------------------- pickling, cloning, searching
+
+
+def test_pickled_net_predicts_the_same(global_net, digits):
+    X = digits[0]
+    loaded = pickle.loads(pickle.dumps(global_net))
+    np.testing.assert_array_equal(loaded.predict_proba(X), global_net.predict_proba(X))
+    ts, loaded_ts = callback(global_net, "ts"), callback(loaded, "ts")
+    assert loaded_ts.get_params() == ts.get_params()
+    assert loaded_ts.sparsity_ == ts.sparsity_
+    assert loaded_ts.alpha_ == ts.alpha_
+
+
+def test_clone_keeps_only_parameters(global_net):
+    ts = callback(global_net, "ts")
+    cloned = clone(ts)
+    assert (
+        cloned.get_params()
+        == ts.get_params()
+        == {
+            "target_sparsity": 0.8,
+            "params": None,
+            "controller_fraction": 0.5,
+            "ramp_fraction": 0.6,
+            "sparsity_tol": 0.01,
+        }
+    )
+    assert not hasattr(cloned, "sparsity_")
+    net = clone(global_net)
+    assert not hasattr(net, "callbacks_")
+    net.set_params(callbacks__ts__target_sparsity=0.6).initialize()
+    assert callback(net, "ts").target_sparsity == 0.6
+    assert ts.target_sparsity == 0.8  # the clone shares no callback
+
+
+def test_grid_search_over_target_sparsity(digits):
+    def achieved_sparsity(net, X, y):
+        return callback(net, "ts").sparsity_
+
+    search = GridSearchCV(
+        make_net([("ts", TargetSparsity(0.5))], max_epochs=6),
+        {"callbacks__ts__target_sparsity": [0.5, 0.8]},
+        scoring=achieved_sparsity,
+        cv=2,
+        refit=False,
+    )
+    X, y = digits
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        search.fit(X[:800], y[:800])
+    np.testing.assert_allclose(
+        search.cv_results_["split0_test_score"], [0.5, 0.8], atol=0.01
+    )
+    np.testing.assert_allclose(
+        search.cv_results_["split1_test_score"], [0.5, 0.8], atol=0.01
+    )
