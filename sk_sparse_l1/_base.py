@@ -6,6 +6,7 @@ encoding, loss, scoring, prediction) live in the subclasses.
 """
 
 import copy
+import functools
 import time
 import warnings
 from numbers import Integral, Real
@@ -35,6 +36,28 @@ from sk_sparse_l1._training import (
     TrainingData,
     TrainingInterrupted,
 )
+
+
+def _unchanged_on_failure(fit):
+    """Make a failed ``fit`` leave the estimator as it was before the call.
+
+    ``validate_data`` sets ``n_features_in_`` before anything can fail; without
+    this, a failed first fit looks fitted to ``check_is_fitted`` (and
+    ``predict`` fails with an ``AttributeError``), and a failed refit mixes the
+    new ``n_features_in_`` with the previous network.
+    """
+
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        state = dict(self.__dict__)
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(state)
+            raise
+
+    return wrapper
 
 
 def resolve_device(device):
@@ -135,6 +158,7 @@ class BaseSparseL1(BaseEstimator):
     # ------------------------------------------------------------------ fit
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @_unchanged_on_failure
     def fit(self, X, y, sample_weight=None):
         """Fit the network to ``X`` and ``y`` with proximal ℓ1 training.
 
@@ -196,10 +220,11 @@ class BaseSparseL1(BaseEstimator):
                 "Training interrupted by the user: the estimator keeps the network "
                 "as it was when interrupted.",
                 UserWarning,
-                stacklevel=3,  # fit, _fit_context's wrapper, the caller
+                # fit, _unchanged_on_failure's and _fit_context's wrappers
+                stacklevel=4,
             )
-            run, search = interruption.run, None
-            lambdas = run.lambdas
+            run, search = interruption.run, interruption.search
+            lambdas = interruption.lambdas
         finally:
             if progress is not None:
                 progress.close()
@@ -219,7 +244,12 @@ class BaseSparseL1(BaseEstimator):
             search, run = self._search_lambda(problem, weight_counts)
             lambdas = search.lambdas
         if self.refit and np.any(np.asarray(lambdas) > 0):
-            run = self._refit_support(problem)
+            try:
+                run = self._refit_support(problem)
+            except TrainingInterrupted as interruption:
+                # λ and the search were complete: keep them.
+                interruption.lambdas, interruption.search = lambdas, search
+                raise
         self._check_convergence(run)
         return lambdas, run, search
 
@@ -254,7 +284,7 @@ class BaseSparseL1(BaseEstimator):
                 f"{kept_sparsity}. Increase max_iter or max_search_rounds, or "
                 "widen sparsity_tol.",
                 ConvergenceWarning,
-                stacklevel=5,  # via _train, fit and _fit_context's wrapper
+                stacklevel=6,  # via _train, fit and the two wrappers of fit
             )
         return search, search.final_run
 
@@ -447,7 +477,7 @@ class BaseSparseL1(BaseEstimator):
                 f"{self.n_iter_no_change} epochs (last objective "
                 f"{run.loss_curve[-1]:.6g}). Increase max_iter to train longer.",
                 ConvergenceWarning,
-                stacklevel=5,  # via _train, fit and _fit_context's wrapper
+                stacklevel=6,  # via _train, fit and the two wrappers of fit
             )
 
     # --------------------------------------------------------- fitted state
@@ -483,6 +513,9 @@ class BaseSparseL1(BaseEstimator):
         )
         self.loss_curve_ = list(run.loss_curve)
         self.n_iter_ = run.n_epochs
+        # A fit without a completed search must not keep an earlier one's.
+        for name in ("alphas_", "sparsities_", "n_search_rounds_", "target_reached_"):
+            vars(self).pop(name, None)
         if search is not None:
             self.alphas_ = np.asarray(search.alphas)
             self.sparsities_ = 1.0 - np.asarray(search.nonzeros) / np.asarray(

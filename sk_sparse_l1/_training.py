@@ -18,11 +18,15 @@ class NonFiniteLossError(ValueError):
 
 class TrainingInterrupted(Exception):
     """Training was stopped by ``KeyboardInterrupt``; ``run`` holds what was
-    done until then."""
+    done until then. ``lambdas`` and ``search`` are what the estimator
+    reports: the interrupted run's λ and no search, unless the caller knows
+    better (an interrupted refit after a completed search)."""
 
     def __init__(self, run):
         super().__init__("training interrupted")
         self.run = run
+        self.lambdas = run.lambdas
+        self.search = None
 
 
 @dataclass
