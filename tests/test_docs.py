@@ -1,0 +1,152 @@
+"""The documentation builds with warnings as errors, and the gallery runs.
+
+The build test copies ``docs/`` and ``examples/`` to a temporary directory
+and builds there without executing the gallery (``-D plot_gallery=0``), so
+that it neither writes into the source tree nor depends on an earlier build;
+it takes well under a minute. The documented full build, which executes the
+gallery, is
+
+    python -m sphinx -W --keep-going -b html docs docs/_build/html
+
+The example tests run each gallery script of ``EXAMPLES`` as a program
+(``runpy``), with matplotlib's Agg backend and one torch thread, as the
+gallery build does (``docs/conf.py``). They are marked ``slow``: about two
+minutes in all; deselect them with ``-m "not slow"``.
+"""
+
+import importlib
+import os
+import runpy
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+
+# Gallery scripts executed here, each with its budget in CPU seconds. They use
+# 10-20 s of CPU each on a laptop core; the budget is a generous bound meant
+# to catch an example that became much slower, not to time it. CPU time, not
+# wall time, so that a machine shared with other work does not fail the test.
+EXAMPLES = {
+    "plot_lambda_path.py": 60,
+    "plot_zero_pattern.py": 60,
+    "plot_grid_search_sparsity.py": 60,
+    "plot_feature_selection.py": 60,
+    "plot_mackey_glass.py": 60,
+}
+
+DOC_BUILD_REQUIREMENTS = ["sphinx", "numpydoc", "sphinx_gallery", "myst_parser"]
+
+
+def _skorch_module_imports():
+    try:
+        importlib.import_module("sk_sparse_l1.skorch")
+    except Exception:  # conf.py leaves the section out on any failure
+        return False
+    return True
+
+
+def test_docs_build_without_warnings(tmp_path):
+    for name in DOC_BUILD_REQUIREMENTS:
+        pytest.importorskip(name)
+    source = tmp_path / "docs"
+    shutil.copytree(
+        DOCS,
+        source,
+        ignore=shutil.ignore_patterns("_build", "auto_examples", "gen_modules"),
+    )
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    for page in ROOT.glob("*.md"):  # in case a page includes the README
+        shutil.copy(page, tmp_path)
+    output = tmp_path / "html"
+
+    started = time.perf_counter()
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "--keep-going",
+            "-q",
+            "-b",
+            "html",
+            "-D",
+            "plot_gallery=0",
+            "-d",
+            str(tmp_path / "doctrees"),
+            str(source),
+            str(output),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+    )
+    seconds = time.perf_counter() - started
+    assert build.returncode == 0, (
+        f"the docs build failed or warned (exit code {build.returncode}, "
+        f"{seconds:.0f} s):\n{build.stderr[-6000:]}"
+    )
+
+    # Every public name has its API page, and every page of docs/ is built.
+    public = [
+        "sk_sparse_l1.SparseL1Regressor",
+        "sk_sparse_l1.SparseL1Classifier",
+        "sk_sparse_l1.datasets.make_mackey_glass",
+        "sk_sparse_l1.datasets.mackey_glass_series",
+    ]
+    if _skorch_module_imports():
+        public += [
+            "sk_sparse_l1.skorch.ProximalL1",
+            "sk_sparse_l1.skorch.TargetSparsity",
+        ]
+    missing = [
+        name for name in public if not (output / f"gen_modules/{name}.html").is_file()
+    ]
+    assert not missing, f"no API page for {missing}"
+    pages = [p.stem for p in DOCS.glob("*") if p.suffix in {".md", ".rst"}]
+    unbuilt = [page for page in pages if not (output / f"{page}.html").is_file()]
+    assert not unbuilt, f"pages of docs/ not built: {unbuilt}"
+    for example in EXAMPLES:
+        page = output / "auto_examples" / f"{Path(example).stem}.html"
+        assert page.is_file(), f"no gallery page for {example}"
+
+
+@pytest.fixture
+def gallery_like_run(monkeypatch, tmp_path):
+    """Run as the gallery build does: Agg backend, one torch thread; in a
+    temporary working directory; figures closed afterwards."""
+    matplotlib = pytest.importorskip("matplotlib")
+    import torch
+
+    matplotlib.use("Agg")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    monkeypatch.chdir(tmp_path)
+    yield
+    torch.set_num_threads(threads)
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("example", list(EXAMPLES))
+def test_example_runs(example, gallery_like_run):
+    import matplotlib.pyplot as plt
+
+    started = time.process_time()
+    runpy.run_path(str(ROOT / "examples" / example), run_name="__main__")
+    cpu_seconds = time.process_time() - started
+
+    assert plt.get_fignums(), f"{example} made no figure"
+    assert cpu_seconds < EXAMPLES[example], (
+        f"{example} used {cpu_seconds:.0f} s of CPU, more than its budget of "
+        f"{EXAMPLES[example]} s: make it cheaper or raise the budget knowingly"
+    )
