@@ -35,6 +35,7 @@ from sk_sparse_l1._training import (
     NoImprovementStopping,
     TrainingData,
     TrainingInterrupted,
+    torch_threads,
 )
 
 
@@ -102,6 +103,7 @@ class BaseSparseL1(BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "device": [StrOptions({"cpu", "cuda", "auto"})],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -130,6 +132,7 @@ class BaseSparseL1(BaseEstimator):
         random_state=None,
         verbose=0,
         device="cpu",
+        n_threads=1,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -154,6 +157,7 @@ class BaseSparseL1(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.device = device
+        self.n_threads = n_threads
 
     # ------------------------------------------------------------------ fit
 
@@ -214,7 +218,8 @@ class BaseSparseL1(BaseEstimator):
             on_epoch=progress,
         )
         try:
-            lambdas, run, search = self._train(problem, alphas, weight_counts)
+            with torch_threads(self.n_threads):
+                lambdas, run, search = self._train(problem, alphas, weight_counts)
         except TrainingInterrupted as interruption:
             warnings.warn(
                 "Training interrupted by the user: the estimator keeps the network "

@@ -84,6 +84,9 @@ class SparseL1Classifier(ClassifierMixin, BaseSparseL1):
         Print progress when positive.
     device : {'cpu', 'cuda', 'auto'}, default='cpu'
         Where training runs. The fitted network is kept on the CPU.
+    n_threads : int or None, default=1
+        torch threads during ``fit`` (restored afterwards); None leaves
+        torch's setting alone. See :class:`SparseL1Regressor`.
 
     Attributes
     ----------
@@ -140,6 +143,7 @@ n_features_in_, feature_names_in_, n_outputs_
         random_state=None,
         verbose=0,
         device="cpu",
+        n_threads=1,
     ):
         super().__init__(
             hidden_layer_sizes,
@@ -165,6 +169,7 @@ n_features_in_, feature_names_in_, n_outputs_
             random_state=random_state,
             verbose=verbose,
             device=device,
+            n_threads=n_threads,
         )
         self.class_weight = class_weight
 

@@ -88,6 +88,11 @@ class SparseL1Regressor(RegressorMixin, BaseSparseL1):
         Print progress when positive.
     device : {'cpu', 'cuda', 'auto'}, default='cpu'
         Where training runs. The fitted network is kept on the CPU.
+    n_threads : int or None, default=1
+        Number of torch threads during ``fit``, restored afterwards; None
+        leaves torch's setting alone. One thread is the default because the
+        layers of tabular models are small: on 2 cores it trained faster
+        than two threads in every measured case (``docs/benchmarks.md``).
 
     Attributes
     ----------

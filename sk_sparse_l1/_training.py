@@ -5,11 +5,33 @@ chosen at every step by a controller the caller passes in.
 """
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 
 from sk_sparse_l1._network import loss_and_gradients
+
+
+@contextmanager
+def torch_threads(n_threads):
+    """Run the block with ``n_threads`` torch threads, then restore the
+    previous count; ``None`` leaves torch's setting alone.
+
+    The layers of tabular models are small: on 2 cores one thread trained
+    1.6× faster than two on an idle machine, and 6–8× faster while other
+    processes used the cores (``docs/benchmarks.md``), because a parallel
+    region waits for its slowest thread.
+    """
+    if n_threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class NonFiniteLossError(ValueError):

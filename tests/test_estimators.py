@@ -255,3 +255,25 @@ def test_early_stopping_keeps_best_validation_score(digits):
     ).fit(X, y)
     assert clf.n_iter_ < 200
     assert clf.score(X, y) > 0.9
+
+
+@pytest.mark.parametrize("n_threads,expected", [(1, 1), (None, "unchanged")])
+def test_n_threads_during_fit_and_restored(
+    regression, monkeypatch, n_threads, expected
+):
+    import sk_sparse_l1._training as training
+
+    X, y = regression
+    seen = []
+    original = training.run_epoch
+
+    def recording_run_epoch(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(training, "run_epoch", recording_run_epoch)
+    before = torch.get_num_threads()
+    SparseL1Regressor(n_threads=n_threads, **{**FAST, "max_iter": 2}).fit(X, y)
+    wanted = before if expected == "unchanged" else expected
+    assert len(seen) >= 2 and set(seen) == {wanted}
+    assert torch.get_num_threads() == before
