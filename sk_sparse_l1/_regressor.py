@@ -92,7 +92,8 @@ class SparseL1Regressor(RegressorMixin, BaseSparseL1):
         Number of torch threads during ``fit``, restored afterwards; None
         leaves torch's setting alone. One thread is the default because the
         layers of tabular models are small: on 2 cores it trained faster
-        than two threads in every measured case (``docs/benchmarks.md``).
+        than two except for (256, 256) layers on an idle machine, and 7–56×
+        faster when another process used a core (``docs/benchmarks.md``).
 
     Attributes
     ----------

@@ -18,10 +18,12 @@ def torch_threads(n_threads):
     """Run the block with ``n_threads`` torch threads, then restore the
     previous count; ``None`` leaves torch's setting alone.
 
-    The layers of tabular models are small: on 2 cores one thread trained
-    1.6× faster than two on an idle machine, and 6–8× faster while other
-    processes used the cores (``docs/benchmarks.md``), because a parallel
-    region waits for its slowest thread.
+    The layers of tabular models are small. Measured on 2 cores
+    (``docs/benchmarks.md``): on an idle machine one thread was 1.13–1.15×
+    faster than two for (32,) and (64, 64) networks and 1.17× slower for
+    (256, 256); while other processes used a core, one thread was 7–56×
+    faster at every size, because a parallel region waits for its slowest
+    thread.
     """
     if n_threads is None:
         yield
