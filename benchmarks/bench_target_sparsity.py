@@ -69,7 +69,6 @@ Usage::
 import argparse
 import os
 import platform
-import re
 import statistics
 import sys
 import time
@@ -78,6 +77,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import _report
 import numpy as np
 import sklearn
 import torch
@@ -937,26 +937,6 @@ Reproduce with:
     return "\n".join(parts)
 
 
-def write_section(text, path=DOC):
-    """Replace this benchmark's section of ``path`` (create the file if needed)."""
-    text = text.rstrip("\n") + "\n"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("# Benchmarks\n\n" + text)
-        return
-    content = path.read_text()
-    pattern = re.compile(
-        rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", flags=re.MULTILINE | re.DOTALL
-    )
-    match = pattern.search(content)
-    if match:
-        tail = "\n" if match.end() < len(content) else ""
-        content = content[: match.start()] + text + tail + content[match.end() :]
-    else:
-        content = content.rstrip("\n") + "\n\n" + text
-    path.write_text(content)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -1088,7 +1068,7 @@ def main(argv=None):
     text = section(results, mg_rows, args, command, elapsed, other_load)
     print(text)
     if args.write:
-        write_section(text)
+        _report.write_section(text, HEADING, DOC)
         print(f"Wrote the '{HEADING[3:]}' section of {DOC}", file=sys.stderr)
 
 

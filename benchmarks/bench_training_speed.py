@@ -40,13 +40,13 @@ Usage::
 import argparse
 import os
 import platform
-import re
 import statistics
 import sys
 import time
 import warnings
 from pathlib import Path
 
+import _report
 import numpy as np
 import sklearn
 import torch
@@ -467,27 +467,6 @@ Reproduce with:
 """
 
 
-def write_section(text, path=DOC):
-    """Replace this benchmark's section of ``path`` (create the file if needed)."""
-    text = text.rstrip("\n") + "\n"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("# Benchmarks\n\n" + text)
-        return
-    content = path.read_text()
-    pattern = re.compile(
-        rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", flags=re.MULTILINE | re.DOTALL
-    )
-    match = pattern.search(content)
-    if match:
-        # Keep one blank line before a following section.
-        tail = "\n" if match.end() < len(content) else ""
-        content = content[: match.start()] + text + tail + content[match.end() :]
-    else:
-        content = content.rstrip("\n") + "\n\n" + text
-    path.write_text(content)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -537,7 +516,7 @@ def main(argv=None):
     text = section(problems, results, args.repeats, command, elapsed, budget)
     print(text)
     if args.write:
-        write_section(text)
+        _report.write_section(text, HEADING, DOC)
         print(f"Wrote the '{HEADING[3:]}' section of {DOC}", file=sys.stderr)
 
 
