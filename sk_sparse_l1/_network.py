@@ -77,15 +77,17 @@ def _activate(z, activation):
     return z
 
 
-def _activation_derivative(a, activation):
-    """Derivative of the activation, written in terms of its output ``a``."""
+def _backprop_activation(delta, a, activation):
+    """Multiply ``delta`` by the activation's derivative, written in terms of
+    its output ``a``; ``delta`` is a fresh tensor and may be overwritten."""
     if activation == "relu":
-        return a > 0
+        # One fused kernel instead of a boolean mask, its cast and a product.
+        return torch.ops.aten.threshold_backward(delta, a, 0)
     if activation == "tanh":
-        return 1.0 - a * a
+        return delta.mul_(1.0 - a * a)
     if activation == "logistic":
-        return a * (1.0 - a)
-    return None
+        return delta.mul_(a * (1.0 - a))
+    return delta
 
 
 def forward(linears, activation, X):
@@ -147,8 +149,7 @@ def loss_and_gradients(linears, activation, loss, X, target, sample_weight=None)
         weight_grads[j] = delta.T @ activations[j]
         bias_grads[j] = delta.sum(dim=0)
         if j > 0:
-            delta = delta @ linears[j].weight
-            derivative = _activation_derivative(activations[j], activation)
-            if derivative is not None:
-                delta = delta * derivative
+            delta = _backprop_activation(
+                delta @ linears[j].weight, activations[j], activation
+            )
     return value, weight_grads, bias_grads
