@@ -92,7 +92,7 @@ class SparseL1Classifier(ClassifierMixin, BaseSparseL1):
     ----------
     classes_ : ndarray
         The class labels.
-    coefs_, intercepts_, module_, alpha_, sparsity_, layer_sparsity_, \
+    coefs_, intercepts_, sparse_coefs_, module_, alpha_, sparsity_, layer_sparsity_, \
 n_nonzero_, layer_n_nonzero_, support_, alphas_, sparsities_, \
 n_search_rounds_, target_reached_, n_iter_, loss_curve_, fit_time_, \
 n_features_in_, feature_names_in_, n_outputs_
