@@ -2,8 +2,8 @@
 
 The sparse forward pass is checked against the fitted ``module_`` (the dense
 path ``_raw_predict`` uses) and against a numpy forward pass written out
-here. The tests at the end need the ``_base.py`` change that makes
-``_raw_predict`` choose the path; they skip until it is applied.
+here. The tests at the end check the estimator side: ``sparse_coefs_`` and
+``_raw_predict`` choosing the path with ``prefer_sparse``.
 """
 
 import pickle
