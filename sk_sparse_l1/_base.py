@@ -1,52 +1,54 @@
 """The estimator shared by the regressor and the classifier.
 
-``fit`` validates, encodes the target, builds the network and hands it to a
-fixed-λ training run or to a λ search; the task-specific parts (target
-encoding, loss, scoring, prediction) live in the subclasses.
+``fit`` and ``partial_fit`` validate the data, encode the target, build or
+continue the network, choose a schedule (a fixed λ, or a target sparsity)
+and run it; the task-specific parts (target encoding, loss, scoring,
+prediction) live in the subclasses, and the fitted state is written by
+:mod:`sk_sparse_l1._fitted`.
 """
 
 import copy
 import functools
 import time
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
     validate_data,
 )
 
-from sk_sparse_l1._lambda_search import check_fractions, group_counts, target_nonzeros
-from sk_sparse_l1._network import build_mlp, count_nonzero, forward, linear_layers
+from sk_sparse_l1 import _fitted
+from sk_sparse_l1._data import TrainingData, dense_chunks
+from sk_sparse_l1._network import Network, build_mlp, layer_widths, linear_layers
 from sk_sparse_l1._optim import make_optimizer
-from sk_sparse_l1._problem import MLPProblem
 from sk_sparse_l1._progress import EpochProgress
-from sk_sparse_l1._search import online_search, paper_search
-from sk_sparse_l1._sparse import prefer_sparse, sparse_forward, to_csr
-from sk_sparse_l1._training import (
-    Network,
-    NoImprovementStopping,
-    TrainingData,
-    TrainingInterrupted,
-    torch_threads,
-)
+from sk_sparse_l1._schedule import L1_END, FixedAlpha, TargetSparsity
+from sk_sparse_l1._search import paper_search
+from sk_sparse_l1._targets import check_fractions, target_nonzeros
+from sk_sparse_l1._trainer import Trainer
+from sk_sparse_l1._training import non_finite_error, torch_threads
+from sk_sparse_l1.sparse import prefer_sparse, sparse_forward
+
+# alpha="auto": λ is this fraction of the mean gradient magnitude of the
+# weights of the initial network (see the user guide for how it was chosen).
+AUTO_ALPHA_FACTOR = 0.05
 
 
 def _unchanged_on_failure(fit):
     """Make a failed ``fit`` leave the estimator as it was before the call.
 
-    ``validate_data`` sets ``n_features_in_`` before anything can fail; without
-    this, a failed first fit looks fitted to ``check_is_fitted`` (and
-    ``predict`` fails with an ``AttributeError``), and a failed refit mixes the
-    new ``n_features_in_`` with the previous network.
+    ``validate_data`` sets ``n_features_in_`` before anything can fail;
+    without this, a failed first fit looks fitted to ``check_is_fitted``,
+    and a failed refit mixes the new ``n_features_in_`` with the previous
+    network.
     """
 
     @functools.wraps(fit)
@@ -81,12 +83,16 @@ class BaseSparseL1(BaseEstimator):
         ],
         "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
         "solver": [StrOptions({"sgd", "adam"})],
-        "alpha": [Interval(Real, 0, None, closed="left"), "array-like"],
+        "alpha": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="left"),
+            "array-like",
+        ],
         "target_sparsity": [None, Interval(Real, 0, 1, closed="left"), "array-like"],
         "sparsity_tol": [Interval(Real, 0, 1, closed="neither")],
         "search": [StrOptions({"online", "paper"})],
         "max_search_rounds": [Interval(Integral, 1, None, closed="left")],
-        "refit": ["boolean"],
+        "refit": ["boolean", StrOptions({"auto"})],
         "batch_size": [
             StrOptions({"auto"}),
             Interval(Integral, 1, None, closed="left"),
@@ -94,7 +100,10 @@ class BaseSparseL1(BaseEstimator):
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "beta_1": [Interval(Real, 0, 1, closed="left")],
@@ -113,12 +122,12 @@ class BaseSparseL1(BaseEstimator):
         *,
         activation="relu",
         solver="adam",
-        alpha=1e-4,
+        alpha="auto",
         target_sparsity=None,
         sparsity_tol=0.02,
         search="online",
-        max_search_rounds=10,
-        refit=True,
+        max_search_rounds=30,
+        refit="auto",
         batch_size="auto",
         learning_rate_init=1e-3,
         max_iter=200,
@@ -169,10 +178,12 @@ class BaseSparseL1(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; sparse matrices are densified a minibatch at a
+            time.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Target values (class labels for the classifier).
+            Target values (class labels, or a label indicator matrix, for
+            the classifier).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; the loss is their weighted mean.
 
@@ -181,133 +192,148 @@ class BaseSparseL1(BaseEstimator):
         self : object
             The fitted estimator.
         """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def _fit(self, X, y, sample_weight, incremental, classes=None):
         started = time.perf_counter()
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        if incremental and self.target_sparsity is not None and self.search == "paper":
+            raise ValueError(
+                "partial_fit steers λ during training (search='online'); "
+                "search='paper' retrains from scratch in every round and needs "
+                "fit."
+            )
+        first_pass = not hasattr(self, "module_") or not (
+            self.warm_start or incremental
+        )
         X, y = validate_data(
             self,
             X,
             y,
+            accept_sparse=["csr", "csc"],
             dtype=(np.float64, np.float32),
-            multi_output=not self._is_classifier_task(),
+            multi_output=True,
             y_numeric=not self._is_classifier_task(),
+            reset=first_pass,
         )
+        target = self._encode_target(y, first_pass, incremental, classes)
         sample_weight = self._combined_sample_weight(X, y, sample_weight)
-        target = self._encode_target(y)
-        layer_sizes = [X.shape[1], *self._check_hidden_layer_sizes(), target.shape[1]]
-        alphas = self._check_alpha(len(layer_sizes) - 1)
-        weight_counts = [a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:])]
+        widths = [X.shape[1], *self._check_hidden_layer_sizes(), target.shape[1]]
+        weight_counts = [a * b for a, b in zip(widths[:-1], widths[1:])]
         self._check_target_sparsity(weight_counts)
+        alphas = self._check_alpha(len(widths) - 1)
 
         device = resolve_device(self.device)
         dtype = torch.float64 if X.dtype == np.float64 else torch.float32
         random_state = check_random_state(self.random_state)
         seed = int(random_state.randint(np.iinfo(np.int32).max))
-        module = self._initial_module(layer_sizes, dtype, seed, device)
-        network = Network(
-            linear_layers(module), self.activation, self._loss_name(target)
-        )
-        data, validation = self._split(
-            X, y, target, sample_weight, dtype, device, random_state
-        )
-        progress = self._progress(network)
-        problem = MLPProblem(
+        module = self._initial_module(widths, first_pass, seed, dtype, device)
+        network = Network(linear_layers(module), self.activation, self._loss_name())
+        data, validation = self._split(X, y, target, sample_weight, random_state)
+        data = TrainingData.from_arrays(*data, dtype, device)
+        trainer = Trainer(
             network,
             data,
-            make_opt=self._optimizer_factory(),
+            make_optimizer=self._make_optimizer,
             batch_size=self._batch_size(data.n_samples),
-            seed=seed,
-            stopping_factory=self._stopping_factory(network, validation),
-            on_epoch=progress,
+            generator=torch.Generator().manual_seed(seed),
+            validation_score=self._validation_scorer(network, validation),
         )
-        try:
-            with torch_threads(self.n_threads):
-                lambdas, run, search = self._train(problem, alphas, weight_counts)
-        except TrainingInterrupted as interruption:
-            warnings.warn(
-                "Training interrupted by the user: the estimator keeps the network "
-                "as it was when interrupted.",
-                UserWarning,
-                # fit, _unchanged_on_failure's and _fit_context's wrappers
-                stacklevel=4,
+        if incremental and not first_pass:
+            trainer.optimizer.load_state_dict(self._optimizer_state)
+            trainer.generator.set_state(self._shuffle_state)
+        if first_pass:
+            self.loss_curve_, self.validation_scores_ = [], None
+            self.t_ = 0
+        with torch_threads(self.n_threads):
+            if alphas == "auto":
+                alphas = self._auto_alpha(trainer, first_pass, len(widths) - 1)
+            schedule, search = self._run(
+                trainer, alphas, weight_counts, first_pass, incremental
             )
-            run, search = interruption.run, interruption.search
-            lambdas = interruption.lambdas
-        finally:
-            if progress is not None:
-                progress.close()
-
-        self._set_fitted_state(module, lambdas, run, search, weight_counts)
-        self._target_is_1d = y.ndim == 1
+        _fitted.set_fitted_state(
+            self, module, trainer, schedule, search, weight_counts, incremental
+        )
+        self._optimizer_state = trainer.optimizer.state_dict()
+        self._shuffle_state = trainer.generator.get_state()
+        self._target_ndim = y.ndim
+        self.t_ += data.n_samples * trainer.n_epochs
         self.fit_time_ = time.perf_counter() - started
         return self
 
-    def _train(self, problem, alphas, weight_counts):
-        """Train at ``alphas`` or search λ for the target, then refit if
-        asked; returns the final λ, the last training run and the search."""
-        if self.target_sparsity is None:
-            lambdas, search = alphas, None
-            run = problem.train(alphas, restart=False, n_epochs=self.max_iter)
-        else:
-            search, run = self._search_lambda(problem, weight_counts)
-            lambdas = search.lambdas
-        if self.refit and np.any(np.asarray(lambdas) > 0):
-            try:
-                run = self._refit_support(problem)
-            except TrainingInterrupted as interruption:
-                # λ and the search were complete: keep them.
-                interruption.lambdas, interruption.search = lambdas, search
-                raise
-        self._check_convergence(run)
-        return lambdas, run, search
+    def _run(self, trainer, alphas, weight_counts, first_pass, incremental):
+        """Train: one schedule, or the paper's rounds then a refit schedule.
+        Returns the schedule last run and the paper search (or None)."""
+        n_epochs = 1 if incremental else self.max_iter
+        progress = self._progress(incremental)
+        trainer.on_epoch = progress
+        search = None
+        try:
+            if incremental and not first_pass:
+                schedule = self._schedule.to(trainer.data.device)
+            elif self.target_sparsity is not None and self.search == "paper":
+                search, schedule = self._paper_search(trainer, weight_counts)
+                n_epochs = self.max_iter - schedule.max_epochs
+                if n_epochs > 0:
+                    schedule = schedule.refit_after(trainer.network.weights, n_epochs)
+                    trainer.start_refit()
+            else:
+                schedule = self._new_schedule(alphas, weight_counts, incremental)
+                schedule.start(trainer.network.weights, trainer.steps_per_epoch)
+            if n_epochs > 0 and not trainer.interrupted:
+                trainer.run(schedule, n_epochs)
+        finally:
+            if progress is not None:
+                progress.close()
+        schedule.adaptive = False  # a later partial_fit continues it
+        self._schedule = schedule.to("cpu")
+        return schedule, search
 
-    def _search_lambda(self, problem, weight_counts):
-        targets, groups = target_nonzeros(self.target_sparsity, weight_counts)
-        group_sizes = [sum(weight_counts[j] for j in g) for g in groups]
+    def _new_schedule(self, alphas, weight_counts, incremental):
         common = dict(
-            tol=self.sparsity_tol,
+            max_epochs=self.max_iter,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            adaptive=not incremental,
+        )
+        targets, groups = self._targets(weight_counts)
+        if targets is None:
+            return FixedAlpha(alphas, refit=self._refits(alphas), **common)
+        sizes = [sum(weight_counts[j] for j in g) for g in groups]
+        if all(t >= n for t, n in zip(targets, sizes)):  # nothing to prune
+            return FixedAlpha([0.0] * len(weight_counts), refit=False, **common)
+        return TargetSparsity(
+            groups,
+            targets,
+            count_tol=self.sparsity_tol,
+            refit=self._refits(None),
+            **common,
+        )
+
+    def _paper_search(self, trainer, weight_counts):
+        targets, groups = self._targets(weight_counts)
+        round_epochs = self.max_iter
+        if self._refits(None):
+            round_epochs = max(1, round(L1_END * self.max_iter))
+        return paper_search(
+            trainer,
+            targets,
+            groups,
+            sparsity_tol=self.sparsity_tol,
             max_rounds=self.max_search_rounds,
-            n_epochs=self.max_iter,
+            round_epochs=round_epochs,
+            seed=int(trainer.generator.initial_seed()),
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
         )
-        if self.search == "paper":
-            gamma = problem.gradient_magnitudes()
-            upper = float(max(g.max() for g in gamma))
-            search = paper_search(
-                problem,
-                targets,
-                groups,
-                lambda_upper=upper,
-                lambda_lower=upper * 1e-3,
-                **common,
-            )
-        else:
-            search = online_search(problem, targets, groups, group_sizes, **common)
-        if not search.reached:
-            kept = group_counts(problem.layer_nonzeros(), groups)
-            kept_sparsity = np.round(1.0 - kept / np.asarray(group_sizes), 4).tolist()
-            warnings.warn(
-                f"target_sparsity={self.target_sparsity} was not reached within "
-                f"{self.max_search_rounds} search rounds (sparsity_tol="
-                f"{self.sparsity_tol}): the closest network, kept, has sparsity "
-                f"{kept_sparsity}. Increase max_iter or max_search_rounds, or "
-                "widen sparsity_tol.",
-                ConvergenceWarning,
-                stacklevel=6,  # via _train, fit and the two wrappers of fit
-            )
-        return search, search.final_run
 
-    def _refit_support(self, problem):
-        """Retrain the nonzero weights without penalty, zeros held fixed.
-
-        ℓ1 shrinks every weight it keeps; refitting removes that bias while
-        keeping the sparsity pattern λ selected. Training continues with the
-        optimizer's state: a fresh Adam would start with steps of the full
-        learning rate on every weight and undo much of the trained network.
-        """
-        problem.masks = [(w != 0).to(w.dtype) for w in problem.network.weights]
-        return problem.train(
-            [0.0] * len(problem.masks),
-            restart=False,
-            n_epochs=max(1, self.max_iter // 2),
-        )
+    def _refits(self, alphas):
+        """Whether the fit ends with a refit: ``refit="auto"`` refits a
+        target-sparsity fit only."""
+        if self.refit == "auto":
+            return alphas is None
+        return bool(self.refit) and (alphas is None or any(a > 0 for a in alphas))
 
     # ----------------------------------------------------------- validation
 
@@ -322,6 +348,8 @@ class BaseSparseL1(BaseEstimator):
         return [int(s) for s in sizes]
 
     def _check_alpha(self, n_layers):
+        if isinstance(self.alpha, str):
+            return "auto"
         if np.ndim(self.alpha) == 0:
             return [float(self.alpha)] * n_layers
         alphas = np.asarray(self.alpha, dtype=float)
@@ -349,6 +377,11 @@ class BaseSparseL1(BaseEstimator):
         # Raises a ValueError naming the expected length for a wrong sequence.
         target_nonzeros(self.target_sparsity, weight_counts)
 
+    def _targets(self, weight_counts):
+        if self.target_sparsity is None:
+            return None, None
+        return target_nonzeros(self.target_sparsity, weight_counts)
+
     def _combined_sample_weight(self, X, y, sample_weight):
         """Sample weights (× class weights) scaled to mean 1, or None."""
         weight = None
@@ -372,190 +405,129 @@ class BaseSparseL1(BaseEstimator):
 
     # ---------------------------------------------------------- components
 
-    def _initial_module(self, layer_sizes, dtype, seed, device):
-        if self.warm_start and hasattr(self, "module_"):
-            previous = [lin.weight.shape[1] for lin in linear_layers(self.module_)]
-            previous.append(linear_layers(self.module_)[-1].weight.shape[0])
-            if previous != list(layer_sizes):
-                raise ValueError(
-                    f"warm_start=True needs the same layer sizes as the previous "
-                    f"fit: expected {previous}, got {list(layer_sizes)}."
-                )
-            return copy.deepcopy(self.module_).to(device=device, dtype=dtype)
-        generator = torch.Generator().manual_seed(seed)
-        return build_mlp(
-            layer_sizes, self.activation, dtype=dtype, generator=generator
-        ).to(device)
-
-    def _optimizer_factory(self):
-        def make(network):
-            return make_optimizer(
-                self.solver,
-                network.weights,
-                network.biases,
-                lr=self.learning_rate_init,
-                beta1=self.beta_1,
-                beta2=self.beta_2,
-                eps=self.epsilon,
+    def _initial_module(self, widths, first_pass, seed, dtype, device):
+        if first_pass:
+            generator = torch.Generator().manual_seed(seed)
+            module = build_mlp(
+                widths, self.activation, dtype=dtype, generator=generator
             )
+            return module.to(device)
+        previous = layer_widths(self.module_)
+        if previous != list(widths):
+            raise ValueError(
+                f"Continuing a fit (warm_start=True or partial_fit) needs the same "
+                f"layer sizes as before: expected {previous}, got {list(widths)}."
+            )
+        # A copy: a failed fit must leave the fitted network as it was.
+        return copy.deepcopy(self.module_).to(device=device, dtype=dtype)
 
-        return make
+    def _make_optimizer(self, network):
+        return make_optimizer(
+            self.solver,
+            network.weights,
+            network.biases,
+            lr=self.learning_rate_init,
+            beta1=self.beta_1,
+            beta2=self.beta_2,
+            eps=self.epsilon,
+        )
 
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
             return min(200, n_samples)
         return min(self.batch_size, n_samples)
 
-    def _split(self, X, y, target, sample_weight, dtype, device, random_state):
-        """Training tensors, and validation data when early stopping."""
-        validation = None
-        if self.early_stopping:
-            stratify = y if self._is_classifier_task() and y.ndim == 1 else None
-            arrays = [X, y, target] + (
-                [sample_weight] if sample_weight is not None else []
-            )
-            parts = train_test_split(
-                *arrays,
-                test_size=self.validation_fraction,
-                random_state=random_state,
-                stratify=stratify,
-            )
-            X, X_val = parts[0], parts[1]
-            y, y_val = parts[2], parts[3]
-            target = parts[4]
-            if sample_weight is not None:
-                sample_weight, sw_val = parts[6], parts[7]
-                sample_weight = sample_weight * (
-                    len(sample_weight) / sample_weight.sum()
-                )
-            else:
-                sw_val = None
-            validation = (self._as_tensor(X_val, dtype, device), y_val, sw_val)
-        data = TrainingData(
-            self._as_tensor(X, dtype, device),
-            self._as_tensor(target, dtype, device),
-            None
-            if sample_weight is None
-            else self._as_tensor(sample_weight, dtype, device),
+    def _auto_alpha(self, trainer, first_pass, n_layers):
+        """``alpha="auto"``: a fraction of the mean gradient magnitude of the
+        weights at the initial network (kept from the first fit when a fit
+        continues)."""
+        if not first_pass and hasattr(self, "_auto_lambda"):
+            return [self._auto_lambda] * n_layers
+        gamma = np.concatenate([g.ravel() for g in trainer.gradient_magnitudes()])
+        self._auto_lambda = AUTO_ALPHA_FACTOR * float(gamma.mean())
+        return [self._auto_lambda] * n_layers
+
+    def _split(self, X, y, target, sample_weight, random_state):
+        """Training arrays ``(X, target, sample_weight)`` and, when early
+        stopping, validation arrays ``(X, y, sample_weight)``."""
+        if not self.early_stopping:
+            return (X, target, sample_weight), None
+        stratify = y if self._is_classifier_task() and y.ndim == 1 else None
+        arrays = [X, y, target] + ([sample_weight] if sample_weight is not None else [])
+        parts = train_test_split(
+            *arrays,
+            test_size=self.validation_fraction,
+            random_state=random_state,
+            stratify=stratify,
         )
-        return data, validation
+        if parts[1].shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' "
+                "or the size of your dataset."
+            )
+        weight = weight_val = None
+        if sample_weight is not None:
+            weight, weight_val = parts[6], parts[7]
+            weight = weight * (len(weight) / weight.sum())
+        return (parts[0], parts[4], weight), (parts[1], parts[3], weight_val)
 
-    @staticmethod
-    def _as_tensor(array, dtype, device):
-        """The one place where numpy data becomes a tensor of the model's dtype.
-
-        Read-only arrays (memory maps) are copied: torch cannot wrap them.
-        Training never writes to these tensors, so the caller's data is not
-        modified either way.
-        """
-        array = np.require(array, requirements=["C_CONTIGUOUS", "WRITEABLE"])
-        return torch.as_tensor(array, dtype=dtype, device=device)
-
-    def _stopping_factory(self, network, validation):
-        def factory():
-            score = None
-            if validation is not None:
-                X_val, y_val, sw_val = validation
-
-                def score():
-                    with torch.no_grad():
-                        raw = forward(network.linears, network.activation, X_val)
-                    return self._score_raw(
-                        raw.cpu().numpy().astype(np.float64), y_val, sw_val
-                    )
-
-            return NoImprovementStopping(self.tol, self.n_iter_no_change, score)
-
-        return factory
-
-    def _progress(self, network):
-        if not self.verbose:
+    def _validation_scorer(self, network, validation):
+        if validation is None:
             return None
-        total = self.max_iter if self.target_sparsity is None else None
-        return EpochProgress(network.weights, total)
+        X_val, y_val, weight_val = validation
 
-    def _check_convergence(self, run):
-        if not run.converged:
-            warnings.warn(
-                f"Proximal training reached max_iter={self.max_iter} epochs before "
-                f"converging: the objective still improved by more than tol="
-                f"{self.tol} within the last n_iter_no_change="
-                f"{self.n_iter_no_change} epochs (last objective "
-                f"{run.loss_curve[-1]:.6g}). Increase max_iter to train longer.",
-                ConvergenceWarning,
-                stacklevel=6,  # via _train, fit and the two wrappers of fit
-            )
+        def score():
+            raw = self._forward(network, X_val)
+            if not np.isfinite(raw).all():
+                # The metric would fail first on the outputs of a network that
+                # diverged in the last step of the epoch.
+                raise non_finite_error("The network's outputs became non-finite")
+            return float(self._score_raw(raw, y_val, weight_val))
 
-    # --------------------------------------------------------- fitted state
+        return score
 
-    def _set_fitted_state(self, module, lambdas, run, search, weight_counts):
-        module = module.cpu()
-        module.requires_grad_(False)
-        self.module_ = module
-        linears = linear_layers(module)
-        self.coefs_ = [
-            lin.weight.detach().numpy().T.astype(np.float64) for lin in linears
-        ]
-        self.intercepts_ = [
-            lin.bias.detach().numpy().astype(np.float64) for lin in linears
-        ]
-        self.sparse_coefs_ = to_csr(self.coefs_)
-        self.n_layers_ = len(linears) + 1
-        self.n_outputs_ = linears[-1].weight.shape[0]
-        layer_nonzeros = np.array(count_nonzero([lin.weight for lin in linears]))
-        counts = np.asarray(weight_counts)
-        self.n_nonzero_ = int(layer_nonzeros.sum())
-        self.layer_n_nonzero_ = layer_nonzeros
-        self.sparsity_ = 1.0 - self.n_nonzero_ / counts.sum()
-        self.layer_sparsity_ = 1.0 - layer_nonzeros / counts
-        self.support_ = np.any(self.coefs_[0] != 0, axis=1)
-        layer_wise = (
-            np.ndim(
-                self.alpha if self.target_sparsity is None else self.target_sparsity
-            )
-            == 1
-        )
-        self.alpha_ = (
-            np.asarray(lambdas, dtype=float) if layer_wise else float(lambdas[0])
-        )
-        self.loss_curve_ = list(run.loss_curve)
-        self.n_iter_ = run.n_epochs
-        # A fit without a completed search must not keep an earlier one's.
-        for name in ("alphas_", "sparsities_", "n_search_rounds_", "target_reached_"):
-            vars(self).pop(name, None)
-        if search is not None:
-            self.alphas_ = np.asarray(search.alphas)
-            self.sparsities_ = 1.0 - np.asarray(search.nonzeros) / np.asarray(
-                [
-                    sum(weight_counts[j] for j in g)
-                    for g in target_nonzeros(self.target_sparsity, weight_counts)[1]
-                ]
-            )
-            self.n_search_rounds_ = search.n_rounds
-            self.target_reached_ = search.reached
-
-    # ----------------------------------------------------------- prediction
+    def _forward(self, network, X):
+        """Raw outputs of ``network`` for ``X`` (dense or sparse) as numpy."""
+        weight = network.weights[0]
+        with torch.no_grad():
+            parts = [
+                network.forward(chunk).cpu().numpy()
+                for chunk in dense_chunks(X, None, weight.dtype, weight.device)
+            ]
+        return np.concatenate(parts) if len(parts) != 1 else parts[0]
 
     def _raw_predict(self, X):
+        """Raw network outputs for ``X``, in the dtype the network trained in.
+
+        Products of the nonzero weights only where that is measured to be
+        faster (very sparse, wide networks, many rows: see
+        :func:`sk_sparse_l1.sparse.prefer_sparse`), dense ones otherwise.
+        """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
-        dtype = linear_layers(self.module_)[0].weight.dtype
-        # Products of the nonzero weights only, where that is measured to be
-        # faster (very sparse, wide networks, many rows); float64 networks
-        # only, since the sparse path computes in float64.
-        if dtype == torch.float64 and prefer_sparse(self.sparse_coefs_, X.shape[0]):
+        X = validate_data(
+            self,
+            X,
+            accept_sparse=["csr", "csc"],
+            dtype=(np.float64, np.float32),
+            reset=False,
+        )
+        if not sp.issparse(X) and prefer_sparse(self.sparse_coefs_, X.shape[0]):
             return sparse_forward(
                 self.sparse_coefs_, self.intercepts_, self.activation, X
             )
-        with torch.no_grad():
-            raw = forward(
-                linear_layers(self.module_),
-                self.activation,
-                self._as_tensor(X, dtype, "cpu"),
-            )
-        return raw.numpy().astype(np.float64)
+        network = Network(linear_layers(self.module_), self.activation, None)
+        return self._forward(network, X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
         tags.non_deterministic = False
         return tags
+
+    def _progress(self, incremental):
+        if not self.verbose:
+            return None
+        if incremental:
+            return EpochProgress(max(self.verbose, 2), 1, len(self.loss_curve_))
+        rounds = self.max_search_rounds if self.search == "paper" else 1
+        return EpochProgress(self.verbose, self.max_iter * rounds)

@@ -8,6 +8,7 @@ gradients against autograd.
 """
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -24,8 +25,9 @@ def build_mlp(layer_sizes, activation, *, dtype, generator):
     """Build ``Linear → activation → … → Linear`` with Glorot-uniform weights.
 
     ``layer_sizes`` lists the widths from input to output. Initial values are
-    drawn from ``generator`` only, so a seed fixes them without touching
-    torch's global random state.
+    drawn in float64 from ``generator`` only, then cast to ``dtype``: a seed
+    fixes them without touching torch's global random state, and gives the
+    same network (up to rounding) in float32 and float64.
     """
     layers = []
     for j, (fan_in, fan_out) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:])):
@@ -38,8 +40,9 @@ def build_mlp(layer_sizes, activation, *, dtype, generator):
         factor = 2.0 if activation == "logistic" else 6.0
         bound = math.sqrt(factor / (fan_in + fan_out))
         with torch.no_grad():
-            linear.weight.uniform_(-bound, bound, generator=generator)
-            linear.bias.uniform_(-bound, bound, generator=generator)
+            for parameter in (linear.weight, linear.bias):
+                drawn = torch.empty(parameter.shape, dtype=torch.float64)
+                parameter.copy_(drawn.uniform_(-bound, bound, generator=generator))
         layers.append(linear)
     return nn.Sequential(*layers)
 
@@ -47,6 +50,12 @@ def build_mlp(layer_sizes, activation, *, dtype, generator):
 def linear_layers(module):
     """The ``nn.Linear`` layers of ``module`` in forward order."""
     return [m for m in module.modules() if isinstance(m, nn.Linear)]
+
+
+def layer_widths(module):
+    """Input width followed by the output width of every ``Linear`` layer."""
+    linears = linear_layers(module)
+    return [linears[0].in_features, *(lin.out_features for lin in linears)]
 
 
 def default_penalized_parameters(module):
@@ -103,11 +112,17 @@ def forward(linears, activation, X):
 def output_loss(loss, Z, target, sample_weight):
     """Mean loss of raw outputs ``Z`` and its gradient with respect to ``Z``.
 
-    ``loss`` is ``"squared_error"`` (mean over all entries, no factor ½),
-    ``"binary_log_loss"`` (one logit column) or ``"log_loss"`` (softmax over
-    the columns, ``target`` one-hot). ``sample_weight`` holds one weight per
-    row, scaled by the caller to average 1 over the training set, so that a
-    minibatch mean is an unbiased estimate of the weighted training loss.
+    ``loss`` is
+
+    - ``"squared_error"``: mean over all entries, no factor ½;
+    - ``"binary_log_loss"``: the cross-entropy of a sigmoid per column, summed
+      over the columns (one logit column for two classes, one column per
+      label for multilabel targets, as scikit-learn's MLP);
+    - ``"log_loss"``: softmax over the columns, ``target`` one-hot.
+
+    ``sample_weight`` holds one weight per row, scaled by the caller to
+    average 1 over the training set, so that a minibatch mean is an unbiased
+    estimate of the weighted training loss.
     """
     n_rows = Z.shape[0]
     if loss == "squared_error":
@@ -116,7 +131,7 @@ def output_loss(loss, Z, target, sample_weight):
         grad = residual * (2.0 / (n_rows * Z.shape[1]))
     elif loss == "binary_log_loss":
         # softplus(z) − y·z is the cross-entropy of sigmoid(z), computed stably.
-        per_row = (nn.functional.softplus(Z) - target * Z)[:, 0]
+        per_row = (nn.functional.softplus(Z) - target * Z).sum(dim=1)
         grad = (torch.sigmoid(Z) - target) / n_rows
     else:
         log_proba = torch.log_softmax(Z, dim=1)
@@ -130,8 +145,9 @@ def output_loss(loss, Z, target, sample_weight):
 def loss_and_gradients(linears, activation, loss, X, target, sample_weight=None):
     """Data loss and its gradients by backpropagation.
 
-    Returns ``(loss_value, weight_grads, bias_grads)`` where the gradient
-    lists follow ``linears`` and have the shapes of their parameters.
+    Returns ``(loss_value, weight_grads, bias_grads)`` where the loss is a
+    0-dim tensor and the gradient lists follow ``linears`` with the shapes of
+    their parameters.
     """
     activations = [X]
     h = X
@@ -153,3 +169,43 @@ def loss_and_gradients(linears, activation, loss, X, target, sample_weight=None)
                 delta @ linears[j].weight, activations[j], activation
             )
     return value, weight_grads, bias_grads
+
+
+@dataclass
+class Network:
+    """The layers being trained and how to evaluate them.
+
+    ``weights`` are the penalized tensors (one weight matrix per layer, of
+    shape (fan_out, fan_in) as in ``nn.Linear``); biases are never penalized.
+    """
+
+    linears: list
+    activation: str
+    loss: str
+
+    @property
+    def weights(self):
+        return [linear.weight.data for linear in self.linears]
+
+    @property
+    def biases(self):
+        return [linear.bias.data for linear in self.linears]
+
+    def loss_and_gradients(self, X, target, sample_weight=None):
+        return loss_and_gradients(
+            self.linears, self.activation, self.loss, X, target, sample_weight
+        )
+
+    def forward(self, X):
+        return forward(self.linears, self.activation, X)
+
+    def l1_norms(self):
+        """``‖W_j‖₁`` of every layer, as floats."""
+        return [float(torch.sum(torch.abs(w))) for w in self.weights]
+
+    def snapshot(self):
+        return [p.detach().clone() for p in self.weights + self.biases]
+
+    def restore(self, snapshot):
+        for p, saved in zip(self.weights + self.biases, snapshot):
+            p.copy_(saved)

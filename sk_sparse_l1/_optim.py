@@ -35,9 +35,18 @@ class ProximalSGD:
         return [self.lr] * len(self.weights)
 
     def prox_(self, lambdas):
+        """Soft-threshold each weight matrix at ``λ_j · d``; ``λ_j`` is a
+        float or a 0-dim tensor (left on the device: no host copy)."""
         for w, lam, d in zip(self.weights, lambdas, self.step_sizes()):
-            if lam > 0:
+            if isinstance(lam, torch.Tensor) or lam > 0:
                 soft_threshold_(w, lam * d)
+
+    def state_dict(self):
+        """What a later call needs to continue where this one stopped."""
+        return {}
+
+    def load_state_dict(self, state):
+        pass
 
 
 class ProximalAdam(ProximalSGD):
@@ -77,6 +86,20 @@ class ProximalAdam(ProximalSGD):
 
     def step_sizes(self):
         return [self.lr / denom for denom in self._weight_denoms]
+
+    def state_dict(self):
+        return {
+            "n_steps": self.n_steps,
+            "exp_avg": [m.detach().cpu().clone() for m in self.exp_avg],
+            "exp_avg_sq": [v.detach().cpu().clone() for v in self.exp_avg_sq],
+        }
+
+    def load_state_dict(self, state):
+        self.n_steps = state["n_steps"]
+        for mine, saved in zip(self.exp_avg, state["exp_avg"]):
+            mine.copy_(saved)
+        for mine, saved in zip(self.exp_avg_sq, state["exp_avg_sq"]):
+            mine.copy_(saved)
 
 
 def make_optimizer(solver, weights, biases, *, lr, beta1=0.9, beta2=0.999, eps=1e-8):

@@ -1,43 +1,60 @@
-"""Progress reporting for ``verbose > 0``: a tqdm bar over epochs showing the
-search round, the objective, λ and the current sparsity."""
+"""Progress reporting for ``verbose > 0``.
+
+``verbose=1`` shows a tqdm bar over the epochs of the fit (its total is the
+most epochs the fit may run), with the objective, λ and the current
+sparsity; ``verbose >= 2`` prints one line per epoch instead, in the format
+of scikit-learn's MLP (``Iteration 3, loss = 0.41``).
+"""
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 
+def _sparsity(weights):
+    n_weights = sum(w.numel() for w in weights)
+    n_zero = sum(int(w.numel() - torch.count_nonzero(w)) for w in weights)
+    return n_zero / n_weights
+
+
+def _shown_lambdas(lambdas):
+    if lambdas is None:
+        return "-"
+    lambdas = np.unique(np.round(lambdas, 10))
+    return f"{lambdas[0]:.3g}" if len(lambdas) == 1 else str(lambdas.tolist())
+
+
 class EpochProgress:
-    """``on_epoch`` callback for :func:`sk_sparse_l1._training.train`.
+    """``on_epoch`` callback of :class:`sk_sparse_l1._trainer.Trainer`.
 
     Parameters
     ----------
-    weights : list of torch.Tensor
-        The penalized weights, read after each epoch for the sparsity shown.
-    total : int or None
-        Expected number of epochs (None when a search makes it unknown).
+    verbose : int
+        1 for a progress bar, 2 or more for a line per epoch.
+    total : int
+        Most epochs the fit may run.
+    first_epoch : int, default=0
+        Epochs already run before (``partial_fit`` numbers its epochs on).
     """
 
-    def __init__(self, weights, total):
-        self.weights = weights
-        self.bar = tqdm(total=total, unit="epoch", leave=True)
-        self.round = 0
+    def __init__(self, verbose, total, first_epoch=0):
+        self.lines = verbose >= 2
+        self.epoch = first_epoch
+        self.bar = None if self.lines else tqdm(total=total, unit="epoch")
 
-    def new_round(self):
-        self.round += 1
-
-    def __call__(self, epoch, objective, lambdas):
-        n_weights = sum(w.numel() for w in self.weights)
-        n_zero = sum(int(w.numel() - torch.count_nonzero(w)) for w in self.weights)
-        lambdas = np.unique(np.round(lambdas, 10))
-        shown = f"{lambdas[0]:.3g}" if len(lambdas) == 1 else str(lambdas.tolist())
+    def __call__(self, objective, lambdas, weights):
+        self.epoch += 1
+        if self.lines:
+            print(f"Iteration {self.epoch}, loss = {objective:.8f}")
+            return
         self.bar.set_postfix(
-            round=self.round,
             objective=f"{objective:.5g}",
-            **{"lambda": shown},
-            sparsity=f"{n_zero / n_weights:.4f}",
+            **{"lambda": _shown_lambdas(lambdas)},
+            sparsity=f"{_sparsity(weights):.4f}",
             refresh=False,
         )
         self.bar.update(1)
 
     def close(self):
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()

@@ -1,10 +1,10 @@
 """SparseL1Regressor: squared error with an ℓ1 penalty on the weights."""
 
 import numpy as np
-from sklearn.base import RegressorMixin
+from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 
-from sk_sparse_l1._base import BaseSparseL1
+from sk_sparse_l1._base import BaseSparseL1, _unchanged_on_failure
 
 
 class SparseL1Regressor(RegressorMixin, BaseSparseL1):
@@ -20,7 +20,7 @@ class SparseL1Regressor(RegressorMixin, BaseSparseL1):
 
     (``k`` outputs, sample weights ``s_i`` averaging 1) by proximal gradient
     steps: a gradient step on the data term, then soft-thresholding of every
-    weight matrix, in the optimizer's own metric. Biases are not penalized.
+    weight matrix in the optimizer's own metric. Biases are not penalized.
     ``λ`` is ``alpha`` (one value, or one per weight layer), or is chosen
     during ``fit`` so that a fraction ``target_sparsity`` of the weights is
     exactly zero.
@@ -34,10 +34,13 @@ class SparseL1Regressor(RegressorMixin, BaseSparseL1):
     solver : {'adam', 'sgd'}, default='adam'
         Proximal Adam (threshold ``λ · lr / (√v̂ + ε)`` per weight) or plain
         proximal SGD (threshold ``λ · lr``, no momentum).
-    alpha : float or array-like of float, default=1e-4
+    alpha : 'auto', float or array-like of float, default='auto'
         The ℓ1 strength λ: one value for the single-parameter model, or one
         per weight layer (``len(hidden_layer_sizes) + 1`` values) for the
-        layer-wise model. Ignored when ``target_sparsity`` is set.
+        layer-wise model. ``'auto'`` scales λ to the data: 0.05 times the
+        mean gradient magnitude of the weights of the initial network, which
+        gives a sparse network on standardized data. Ignored when
+        ``target_sparsity`` is set.
     target_sparsity : float, array-like of float or None, default=None
         Fraction of weights that should be exactly zero: over all weight
         matrices (a float in [0, 1)), or per weight layer (a sequence). When
@@ -45,72 +48,73 @@ class SparseL1Regressor(RegressorMixin, BaseSparseL1):
     sparsity_tol : float, default=0.02
         Accepted relative error of the nonzero count: a group of layers
         sharing a λ, with target count ``T = round((1 − s) · n)``, is on
-        target when ``|nonzeros − T| ≤ max(sparsity_tol · T, 1)``. Relative
-        to the count (as in Shen et al.), so that at 99% sparsity the
-        tolerance is a few weights, not 1% of all of them.
+        target when ``|nonzeros − T| ≤ max(sparsity_tol · T, 1)``.
     search : {'online', 'paper'}, default='online'
-        How λ is chosen for ``target_sparsity``: ``'online'`` steers λ during
-        one training run, then trains at the fixed λ found, correcting it
-        with warm-started rounds if needed; ``'paper'`` is the iterative
-        scheme of Shen et al. (2024), one full retraining per round.
-    max_search_rounds : int, default=10
-        Most training rounds at a fixed λ during the search.
-    refit : bool, default=True
-        After training at λ (given or chosen), retrain the nonzero weights
-        without penalty for up to ``max_iter // 2`` more epochs, zeros held
-        fixed: λ selects the support, the refit removes ℓ1's shrinkage of
-        the weights it keeps (its effect is measured in
-        ``docs/benchmarks.md``). Set ``refit=False`` for the ℓ1 solution
-        itself, e.g. to check its optimality conditions.
+        How λ is chosen for ``target_sparsity``. ``'online'``: one training
+        run within ``max_iter`` epochs, pruning gradually to the target, then
+        proximal ℓ1 steps at the λ that keeps exactly the target count (see
+        the user guide). ``'paper'``: the iterative scheme of Shen et al.
+        (2024), one full retraining of up to ``max_iter`` epochs per round.
+    max_search_rounds : int, default=30
+        Most rounds of ``search='paper'``.
+    refit : 'auto' or bool, default='auto'
+        Whether the last 38% of the budget retrains the nonzero weights
+        without penalty, zeros held fixed, removing ℓ1's shrinkage of the
+        weights it keeps. ``'auto'`` refits ``target_sparsity`` fits only; the
+        ℓ1 network is kept in ``l1_coefs_``.
     batch_size : int or 'auto', default='auto'
         Minibatch size; ``'auto'`` is ``min(200, n_samples)``.
     learning_rate_init : float, default=1e-3
         Learning rate.
     max_iter : int, default=200
-        Number of epochs of a fit at fixed λ (and each paper search round).
+        Most epochs of a fit, every phase included (for ``search='paper'``:
+        of each round, and ``max_search_rounds`` bounds the rounds). For
+        ``partial_fit``, each call is one epoch of a schedule planned over
+        ``max_iter`` calls.
     tol : float, default=1e-4
-        Improvement of the objective (or validation score) below which an
-        epoch counts as no improvement.
-    n_iter_no_change : int, default=10
-        Epochs without improvement after which training stops.
+        Improvement of the monitored loss (or validation score) below which
+        an epoch counts as no improvement.
+    n_iter_no_change : int or np.inf, default=10
+        Epochs without improvement that end a phase of the fit.
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data and stop when its R²
-        stops improving; the best parameters are kept.
+        Hold out ``validation_fraction`` of the data, monitor its R², and
+        keep the best network of the last phase.
     validation_fraction : float, default=0.1
         Held-out fraction for early stopping.
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
         Adam's parameters.
     warm_start : bool, default=False
-        Start from the previous fit's weights.
+        Start ``fit`` from the previous fit's weights.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialization, shuffling and the validation split.
     verbose : int, default=0
-        Print progress when positive.
+        1 shows a progress bar, 2 or more prints a line per epoch.
     device : {'cpu', 'cuda', 'auto'}, default='cpu'
         Where training runs. The fitted network is kept on the CPU.
     n_threads : int or None, default=1
         Number of torch threads during ``fit``, restored afterwards; None
-        leaves torch's setting alone. One thread is the default because the
-        layers of tabular models are small: on 2 cores it trained faster
-        than two except for (256, 256) layers on an idle machine, and 7–56×
-        faster when another process used a core (``docs/benchmarks.md``).
+        leaves torch's setting alone. The layers of tabular models are
+        small, and one thread avoids waiting on a second, busy core.
 
     Attributes
     ----------
     coefs_ : list of ndarray
-        Weight matrices, ``coefs_[j]`` of shape (fan_in, fan_out), with
-        exact zeros.
+        Weight matrices, ``coefs_[j]`` of shape (fan_in, fan_out), with exact
+        zeros; in the dtype of the training data (float32 or float64).
     intercepts_ : list of ndarray
         Bias vectors.
+    l1_coefs_, l1_intercepts_ : list of ndarray
+        The network at the end of the ℓ1 phase, before any refit (the same
+        as ``coefs_`` and ``intercepts_`` without a refit): an ℓ1 stationary
+        point at ``alpha_``.
     sparse_coefs_ : list of scipy.sparse.csr_array
-        ``coefs_`` in CSR form. ``predict`` multiplies by these instead of
-        the dense matrices when that was measured to be faster (at most 10%
-        nonzero weights and a large enough batch; see
-        ``docs/sparse_prediction.md``).
+        ``coefs_`` in CSR form, used by ``predict`` when multiplying by the
+        nonzero weights only is faster (see :mod:`sk_sparse_l1.sparse`).
     module_ : torch.nn.Sequential
         The trained network (raw outputs), on the CPU.
     alpha_ : float or ndarray
-        The λ the final network was trained at.
+        The λ of the ℓ1 network: ``alpha``, its ``'auto'`` value, or the λ
+        found for ``target_sparsity``.
     sparsity_ : float
         Fraction of exactly zero weights over all weight matrices.
     layer_sparsity_ : ndarray
@@ -122,21 +126,44 @@ class SparseL1Regressor(RegressorMixin, BaseSparseL1):
     support_ : ndarray of bool
         Input features with at least one nonzero outgoing weight.
     alphas_, sparsities_ : ndarray
-        λ and achieved sparsity of each search round (one column per group
-        sharing a λ). Only with ``target_sparsity``.
+        λ and sparsity after each epoch of the ℓ1 phase (``'online'``) or
+        each round (``'paper'``), one column per group sharing a λ. Only with
+        ``target_sparsity``.
     n_search_rounds_ : int
-        Number of search rounds. Only with ``target_sparsity``.
+        Training runs of the search (1 for ``'online'``). Only with
+        ``target_sparsity``.
     target_reached_ : bool
-        Whether the final sparsity is within ``sparsity_tol``.
+        Whether the final sparsity is within ``sparsity_tol``. Only with
+        ``target_sparsity``.
     n_iter_ : int
-        Epochs of the final training run.
+        Epochs run by the last call of ``fit`` or ``partial_fit``, every
+        phase included.
     loss_curve_ : list of float
-        Penalized objective after each epoch of the final run.
+        Objective after each epoch: data loss plus ``Σ λ_j ‖W_j‖₁`` at the
+        epoch's λ (λ is 0 while pruning to a target and during the refit).
+        Grows over ``warm_start`` fits and ``partial_fit`` calls.
+    best_loss_ : float or None
+        Lowest monitored loss of the last phase; None with early stopping.
+    validation_scores_ : list of float or None
+        R² on the held-out data after each epoch, with early stopping.
+    best_validation_score_ : float or None
+        R² of the network kept, with early stopping.
+    t_ : int
+        Training samples seen, over all calls.
+    out_activation_ : str
+        'identity'.
     fit_time_ : float
-        Seconds spent in ``fit``.
+        Seconds spent in the last call of ``fit`` or ``partial_fit``.
     n_features_in_ : int
     feature_names_in_ : ndarray
+    n_layers_ : int
     n_outputs_ : int
+
+    See Also
+    --------
+    SparseL1Classifier : The same model for classification.
+    sklearn.neural_network.MLPRegressor : The dense network with an ℓ2
+        penalty.
 
     Examples
     --------
@@ -148,8 +175,9 @@ class SparseL1Regressor(RegressorMixin, BaseSparseL1):
     >>> reg = SparseL1Regressor(hidden_layer_sizes=(16,), target_sparsity=0.8,
     ...                         learning_rate_init=0.01, max_iter=100,
     ...                         random_state=0).fit(X, y / y.std())
-    >>> reg.target_reached_, bool(abs(reg.sparsity_ - 0.8) <= 0.02 * 0.2)
-    (True, True)
+    >>> reg.target_reached_, reg.n_nonzero_, round(0.2 * reg.coefs_[0].size
+    ...                                                + 0.2 * reg.coefs_[1].size)
+    (True, 35, 35)
     """
 
     def _is_classifier_task(self):
@@ -160,27 +188,52 @@ class SparseL1Regressor(RegressorMixin, BaseSparseL1):
         tags.target_tags.multi_output = True
         return tags
 
-    def _loss_name(self, target):
+    def _loss_name(self):
         return "squared_error"
 
-    def _encode_target(self, y):
+    def _out_activation(self):
+        return "identity"
+
+    def _encode_target(self, y, first_pass, incremental, classes):
         target = y.reshape(-1, 1) if y.ndim == 1 else y
         return target.astype(np.float64, copy=False)
 
     def _score_raw(self, raw, y, sample_weight):
         return r2_score(y, raw.reshape(y.shape), sample_weight=sample_weight)
 
+    @_fit_context(prefer_skip_nested_validation=True)
+    @_unchanged_on_failure
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train for one epoch on ``X`` and ``y``, continuing the last fit.
+
+        The first call starts a fit; each call is one epoch of its schedule,
+        so with ``target_sparsity`` the pruning ramp, the ℓ1 phase and the
+        refit follow ``max_iter`` calls (see the user guide).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
     def predict(self, X):
         """Predict with the sparse network.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            Float64 predictions; 1-D when ``y`` was 1-D in ``fit``.
+            Predictions in the dtype the network trained in (float32 for
+            float32 training data); 1-D when ``y`` was 1-D in ``fit``.
         """
         raw = self._raw_predict(X)
-        return raw[:, 0] if self._target_is_1d else raw
+        return raw[:, 0] if self._target_ndim == 1 else raw

@@ -1,29 +1,20 @@
-"""Search strategies that choose λ for a target sparsity.
+"""The iterative λ search of Shen, Wang, Xu & Yan (2024), §4 of the method.
 
-A strategy drives a *problem*: an object that can train the network at given
-per-layer λ (from the initial state or warm, optionally with a λ controller)
-and report per-layer nonzero counts and gradient magnitudes. The estimators
-and the skorch callbacks each provide one, so both share these strategies.
-
-Problem protocol
-----------------
-``train(lambdas, *, restart, n_epochs, controller=None,
-epoch_controller=None)`` → object with
-``loss_curve``, ``n_epochs``, ``converged``, ``lambdas``;
-``layer_nonzeros()`` → list of int; ``network_weights()`` → the penalized
-tensors; ``gradient_magnitudes()`` → list of
-ndarray (``|∂L/∂W_j|`` of the unpenalized full-data loss, per layer);
-``snapshot()`` / ``restore(snapshot)``.
+Every round retrains the network from the same initial weights and data
+order at a fixed λ, to convergence or to the end of its budget, and the next
+λ comes from the bracket of the rounds so far and the gradient magnitudes of
+the network just trained.
 """
 
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
-from sk_sparse_l1._controller import DeadbandController, QuantileController
-from sk_sparse_l1._lambda_search import (
+from sk_sparse_l1._prox import threshold_keeping
+from sk_sparse_l1._schedule import FixedAlpha
+from sk_sparse_l1._targets import (
     GroupHistory,
-    count_errors,
     group_counts,
     next_lambda,
     within_tolerance,
@@ -31,209 +22,114 @@ from sk_sparse_l1._lambda_search import (
 
 
 @dataclass
-class SearchResult:
-    """What a search found and how.
+class PaperSearch:
+    """The rounds of a search: λ and nonzero counts per group, one row per
+    round, and the round whose network was kept."""
 
-    ``alphas`` and ``nonzeros`` have one row per evaluated round and one
-    column per group; ``errors`` are the relative count errors
-    ``(nonzeros − T) / T`` per round.
-    """
-
-    lambdas: list
-    reached: bool
-    alphas: list = field(default_factory=list)
+    lambdas: list = field(default_factory=list)
     nonzeros: list = field(default_factory=list)
-    errors: list = field(default_factory=list)
-    runs: list = field(default_factory=list)
+    kept: int = None
+    reached: bool = False
 
     @property
     def n_rounds(self):
-        return len(self.alphas)
+        return len(self.lambdas)
 
 
-class _Tracker:
-    """Records every round and keeps the network closest to the target."""
+def _layer_lambdas(groups, group_lambdas):
+    lambdas = [0.0] * sum(len(g) for g in groups)
+    for group, lam in zip(groups, group_lambdas):
+        for j in group:
+            lambdas[j] = float(lam)
+    return lambdas
 
-    def __init__(self, problem, targets, groups, tol):
-        self.problem = problem
-        self.targets = targets
-        self.groups = groups
-        self.tol = tol
-        self.histories = [GroupHistory(int(t)) for t in targets]
-        self.result = SearchResult(lambdas=None, reached=False)
-        self._best = None
 
-    def layer_lambdas(self, group_lambdas):
-        lambdas = [0.0] * sum(len(g) for g in self.groups)
-        for group, lam in zip(self.groups, group_lambdas):
-            for j in group:
-                lambdas[j] = float(lam)
-        return lambdas
-
-    def evaluate(self, group_lambdas, run):
-        """Record the network just trained at ``group_lambdas``; True when
-        every group is within tolerance."""
-        nonzeros = group_counts(self.problem.layer_nonzeros(), self.groups)
-        errors = count_errors(nonzeros, self.targets)
-        result = self.result
-        result.alphas.append([float(lam) for lam in group_lambdas])
-        result.nonzeros.append([int(k) for k in nonzeros])
-        result.errors.append([float(e) for e in errors])
-        result.runs.append(run)
-        for history, lam, k in zip(self.histories, group_lambdas, nonzeros):
-            history.record(lam, k)
-        reached = within_tolerance(nonzeros, self.targets, self.tol)
-        # Closeness on a log scale: an empty network is far from 20 weights,
-        # farther than 46 are, although its relative error is smaller.
-        ratios = np.log((nonzeros + 1.0) / (np.asarray(self.targets) + 1.0))
-        worst = float(np.max(np.abs(ratios)))
-        if self._replaces_best(reached, worst):
-            snapshot = self.problem.snapshot()
-            self._best = ((reached, worst), list(group_lambdas), snapshot, run)
-        return reached
-
-    def _replaces_best(self, reached, worst):
-        """Keep the latest network within tolerance (the most trained one),
-        else the closest to the target."""
-        if self._best is None or reached:
-            return True
-        best_reached, best_worst = self._best[0]
-        return not best_reached and worst < best_worst
-
-    def group_within_tolerance(self):
-        """Per group: is the last round's count within tolerance?"""
-        nonzeros = self.result.nonzeros[-1]
-        return [
-            within_tolerance([k], [t], self.tol) for k, t in zip(nonzeros, self.targets)
-        ]
-
-    def finish(self):
-        """Restore the closest network and fill in the result."""
-        (reached, _), group_lambdas, snapshot, run = self._best
-        self.problem.restore(snapshot)
-        self.result.lambdas = self.layer_lambdas(group_lambdas)
-        self.result.reached = reached
-        self.result.final_run = run
-        return self.result
-
-    def next_group_lambdas(self, current):
-        """The paper's bracket/median update for every group not yet within
-        tolerance, from the gradient magnitudes of the current network."""
-        gamma = self.problem.gradient_magnitudes()
-        done = self.group_within_tolerance()
-        updated = []
-        for g, (group, history) in enumerate(zip(self.groups, self.histories)):
-            if done[g]:
-                updated.append(current[g])
-                continue
-            group_gamma = np.concatenate([gamma[j].ravel() for j in group])
-            updated.append(next_lambda(history, group_gamma))
-        return updated
+def _log_distance(nonzeros, targets):
+    """Worst distance to the targets on a log scale of the count: an empty
+    network is far from 20 weights, farther than 46 are, although its
+    relative error is smaller."""
+    ratios = np.log((np.asarray(nonzeros) + 1.0) / (np.asarray(targets) + 1.0))
+    return float(np.max(np.abs(ratios)))
 
 
 def paper_search(
-    problem,
+    trainer,
     targets,
     groups,
     *,
-    tol,
+    sparsity_tol,
     max_rounds,
-    lambda_upper,
-    lambda_lower,
-    n_epochs,
+    round_epochs,
+    seed,
+    tol,
+    n_iter_no_change,
 ):
-    """The iterative scheme of Shen, Wang, Xu & Yan (2024), §4 of the method.
+    """Search λ with the paper's scheme; leaves the kept network in ``trainer``.
 
-    Every round retrains from the same initial state and data order, to the
-    end of ``n_epochs`` (or convergence), at the λ chosen from the bracket
-    and the gradient magnitudes of the previous round's network. The
-    starting values need not bracket the target: the bracket is expanded
-    geometrically until they do.
+    The first round trains at ``λ_max``, the largest gradient magnitude of
+    the initial network (an empty network), and the second at the
+    ``(T + 1)``-th largest of these magnitudes. These need not bracket the
+    target: the bracket is expanded geometrically until it does (the paper
+    assumes its starting values bracket it). The search stops at
+    the first round within ``tol``; otherwise the network closest to the
+    target on a log scale of the count is kept.
+
+    ``tol`` and ``n_iter_no_change`` are the stopping rule that ends each
+    round; ``sparsity_tol`` is the relative tolerance on the counts.
     """
-    tracker = _Tracker(problem, targets, groups, tol)
-    n_groups = len(groups)
-    schedule = [[lambda_upper] * n_groups, [lambda_lower] * n_groups]
-    lambdas = schedule[0]
+    initial = trainer.network.snapshot()
+    gamma = trainer.gradient_magnitudes()
+    upper = float(max(g.max() for g in gamma))
+    # The lower start: for each group, the gradient magnitude at the initial
+    # network that leaves exactly T entries above it (the order-statistic
+    # rule of the authors' predecessor paper, arXiv:2205.07170).
+    lower = [
+        float(
+            threshold_keeping(
+                torch.as_tensor(np.concatenate([gamma[j].ravel() for j in g])), t
+            )
+        )
+        for g, t in zip(groups, targets)
+    ]
+    histories = [GroupHistory(int(t)) for t in targets]
+    search = PaperSearch()
+    group_lambdas = [upper] * len(groups)
+    best = None  # (within tolerance, distance, round, snapshot, schedule)
     for round_index in range(max_rounds):
-        run = problem.train(
-            tracker.layer_lambdas(lambdas), restart=True, n_epochs=n_epochs
+        trainer.restart(initial, seed)
+        schedule = FixedAlpha(
+            _layer_lambdas(groups, group_lambdas),
+            max_epochs=round_epochs,
+            tol=tol,
+            n_iter_no_change=n_iter_no_change,
+            refit=False,
+            adaptive=True,
         )
-        if tracker.evaluate(lambdas, run):
+        trainer.run(schedule, round_epochs)
+        nonzeros = group_counts(trainer.layer_nonzeros(), groups)
+        search.lambdas.append([float(lam) for lam in group_lambdas])
+        search.nonzeros.append([int(k) for k in nonzeros])
+        reached = within_tolerance(nonzeros, targets, sparsity_tol)
+        key = (not reached, _log_distance(nonzeros, targets))
+        if best is None or key <= best[0]:
+            best = (key, round_index, trainer.network.snapshot(), schedule)
+        if reached or trainer.interrupted:
             break
+        for history, lam, k in zip(histories, group_lambdas, nonzeros):
+            history.record(lam, k)
         if round_index == 0:
-            lambdas = schedule[1]
-        else:
-            lambdas = tracker.next_group_lambdas(lambdas)
-    return tracker.finish()
-
-
-def online_search(
-    problem,
-    targets,
-    groups,
-    group_sizes,
-    *,
-    tol,
-    max_rounds,
-    n_epochs,
-    controller_fraction=0.5,
-    ramp_fraction=0.6,
-    correction_fraction=0.25,
-):
-    """One training run with λ steered online, then polish at a fixed λ.
-
-    1. From the initial state, train ``controller_fraction · n_epochs``
-       epochs with λ set at every step so that a prescribed number of
-       weights survive each proximal step (:class:`QuantileController`).
-       That number falls from all weights to the target along a cubic ramp
-       over the first ``ramp_fraction`` of these epochs, then stays at the
-       target: pruning gradually lets the network learn before it is
-       sparse (the schedule of Zhu & Gupta, 2017).
-    2. Start from the controller's average λ over its last epoch and
-       continue, warm, for the rest of ``n_epochs`` (stopping early on
-       convergence). After each epoch a group whose count is off by more
-       than half the tolerance has its λ rescaled
-       (:class:`DeadbandController`); inside that band λ stays fixed, so
-       the network ends trained at a constant λ and satisfies that λ's
-       optimality conditions, not merely the sparsity.
-    3. While a group is outside the tolerance, continue warm for rounds of
-       ``correction_fraction · n_epochs`` epochs with the same per-epoch
-       correction (the polish of step 2 counts as the first round).
-       Sparsity at a fixed λ still drifts while the network trains, so
-       corrections track the current network instead of interpolating
-       between rounds measured at earlier stages of training.
-    """
-    tracker = _Tracker(problem, targets, groups, tol)
-    n_layers = sum(len(g) for g in groups)
-    steer_epochs = max(1, round(controller_fraction * n_epochs))
-    ramp_steps = round(ramp_fraction * steer_epochs) * problem.steps_per_epoch
-    controller = QuantileController(
-        groups, targets, n_layers, group_sizes=group_sizes, ramp_steps=ramp_steps
-    )
-    # λ is averaged over the last steering epoch only, once it has settled.
-    if steer_epochs > 1:
-        problem.train(
-            [0.0] * n_layers,
-            restart=True,
-            n_epochs=steer_epochs - 1,
-            controller=controller,
-        )
-    controller.reset_average()
-    problem.train(
-        [0.0] * n_layers,
-        restart=steer_epochs == 1,
-        n_epochs=1,
-        controller=controller,
-    )
-    deadband = DeadbandController(problem.network_weights(), groups, targets, tol / 2)
-    lambdas = controller.average_lambdas
-    epochs = max(1, n_epochs - steer_epochs)
-    for _ in range(max_rounds):
-        run = problem.train(
-            lambdas, restart=False, n_epochs=epochs, epoch_controller=deadband
-        )
-        if tracker.evaluate([run.lambdas[g[0]] for g in groups], run):
-            break
-        lambdas = deadband(run.lambdas)
-        epochs = max(1, round(correction_fraction * n_epochs))
-    return tracker.finish()
+            group_lambdas = lower
+            continue
+        gamma = trainer.gradient_magnitudes()
+        group_lambdas = [
+            lam
+            if within_tolerance([k], [t], sparsity_tol)
+            else next_lambda(history, np.concatenate([gamma[j].ravel() for j in g]))
+            for g, history, lam, k, t in zip(
+                groups, histories, group_lambdas, nonzeros, targets
+            )
+        ]
+    (missed, _), search.kept, snapshot, schedule = best
+    trainer.network.restore(snapshot)
+    search.reached = not missed
+    return search, schedule

@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_breast_cancer, load_digits, make_regression
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
+import sk_sparse_l1._trainer as trainer_module
 from sk_sparse_l1 import SparseL1Classifier, SparseL1Regressor
+from sk_sparse_l1._network import build_mlp, linear_layers, loss_and_gradients
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -58,9 +60,50 @@ def test_fitted_attributes_are_consistent(regression):
     assert reg.sparsity_ == pytest.approx(n_zero / sum(w.size for w in weights))
     np.testing.assert_allclose(reg.layer_sparsity_, [np.mean(w == 0) for w in weights])
     np.testing.assert_array_equal(reg.support_, np.any(weights[0] != 0, axis=1))
-    assert reg.alpha_ == 0.02 and reg.n_iter_ == len(reg.loss_curve_)
+    assert reg.alpha_ == 0.02
+    assert (reg.n_layers_, reg.n_outputs_, reg.out_activation_) == (3, 1, "identity")
     assert all(isinstance(v, float) for v in reg.loss_curve_)
+    # Without early stopping the rule watches the objective recorded in
+    # loss_curve_ (one phase here: refit="auto" does not refit a fixed λ).
+    assert reg.best_loss_ == min(reg.loss_curve_)
+    assert reg.validation_scores_ is None and reg.best_validation_score_ is None
+    # Full-batch Adam at a small learning rate: the objective falls overall.
+    assert reg.loss_curve_[-1] < 0.5 * reg.loss_curve_[0]
+    assert reg.t_ == reg.n_iter_ * len(X)
     assert reg.predict(X).shape == (150,) and reg.predict(X).dtype == np.float64
+
+
+def test_alpha_auto_is_a_fraction_of_the_initial_gradient(regression):
+    """alpha="auto": λ = 0.05 × the mean |∂L/∂W| of the weights of the
+    initial network, here rebuilt from the seed ``fit`` draws."""
+    X, y = regression
+    reg = SparseL1Regressor(**FAST).fit(X, y)
+    seed = int(np.random.RandomState(0).randint(np.iinfo(np.int32).max))
+    generator = torch.Generator().manual_seed(seed)
+    module = build_mlp([6, 16, 1], "relu", dtype=torch.float64, generator=generator)
+    with torch.no_grad():
+        _, grads, _ = loss_and_gradients(
+            linear_layers(module),
+            "relu",
+            "squared_error",
+            torch.as_tensor(X),
+            torch.as_tensor(y[:, None]),
+        )
+    magnitudes = torch.cat([g.abs().reshape(-1) for g in grads])
+    assert reg.alpha_ == pytest.approx(0.05 * float(magnitudes.mean()), rel=1e-12)
+    assert reg.sparsity_ > 0  # a real penalty
+
+
+def test_float32_training_gives_float32_parameters_and_predictions(regression):
+    X, y = regression
+    reg32 = SparseL1Regressor(alpha=1e-3, **FAST).fit(X.astype(np.float32), y)
+    reg64 = SparseL1Regressor(alpha=1e-3, **FAST).fit(X, y)
+    assert {a.dtype for a in reg32.coefs_ + reg32.intercepts_} == {np.dtype("float32")}
+    assert reg32.predict(X).dtype == np.float32
+    # Both start from the same network (drawn in float64, then cast) and
+    # follow the same steps: they differ by float32 rounding only (at most
+    # 5e-7 here, on outputs of order 1).
+    np.testing.assert_allclose(reg32.predict(X), reg64.predict(X), rtol=0, atol=1e-5)
 
 
 def test_layerwise_alpha(regression):
@@ -115,13 +158,23 @@ def test_pickle_and_joblib_round_trips(tmp_path, digits):
 
 
 def test_grid_search_in_pipeline_parallel(regression):
+    """Parameters reach the estimator through the pipeline in the joblib
+    workers: the scores depend on alpha, and the refitted best pipeline is
+    the one a direct fit with the best alpha gives."""
     X, y = regression
     pipe = make_pipeline(StandardScaler(), SparseL1Regressor(**FAST))
     search = GridSearchCV(
         pipe, {"sparsel1regressor__alpha": [1e-3, 1e-2, 1e-1]}, cv=3, n_jobs=2
     ).fit(X, y)
-    assert search.best_params_["sparsel1regressor__alpha"] in (1e-3, 1e-2, 1e-1)
-    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    scores = search.cv_results_["mean_test_score"]
+    assert np.all(np.isfinite(scores)) and len(set(scores)) == 3
+    best = search.best_params_["sparsel1regressor__alpha"]
+    direct = make_pipeline(StandardScaler(), SparseL1Regressor(alpha=best, **FAST)).fit(
+        X, y
+    )
+    for W_search, W_direct in zip(search.best_estimator_[-1].coefs_, direct[-1].coefs_):
+        np.testing.assert_array_equal(W_search, W_direct)
+    assert search.best_estimator_[-1].alpha_ == best
 
 
 @pytest.mark.parametrize(
@@ -241,39 +294,90 @@ def test_non_finite_loss_stops_with_a_clear_error(regression):
 def test_warm_start_continues_from_previous_weights(regression):
     X, y = regression
     reg = SparseL1Regressor(alpha=0.01, warm_start=True, **{**FAST, "max_iter": 5})
+    first_curve = list(reg.fit(X, y).loss_curve_)
     reg.fit(X, y)
-    first_loss = reg.loss_curve_[-1]
-    reg.fit(X, y)
-    assert reg.loss_curve_[0] < first_loss * 1.5
-    assert reg.loss_curve_[-1] < first_loss
+    assert reg.n_iter_ == 5  # the epochs of this call
+    # The second fit starts where the first ended, not from a new network.
+    assert reg.loss_curve_[-5] < first_curve[-1] < first_curve[0]
+    assert reg.loss_curve_[-1] < first_curve[-1]
 
 
-def test_early_stopping_keeps_best_validation_score(digits):
-    X, y = digits
-    clf = SparseL1Classifier(
-        early_stopping=True, n_iter_no_change=3, **{**FAST, "max_iter": 200}
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_warm_start_record_grows_over_fits(regression, early_stopping):
+    X, y = regression
+    reg = SparseL1Regressor(
+        alpha=0.01,
+        warm_start=True,
+        early_stopping=early_stopping,
+        **{**FAST, "max_iter": 5, "n_iter_no_change": 100},
+    )
+    reg.fit(X, y)
+    first_curve = list(reg.loss_curve_)
+    first_scores = list(reg.validation_scores_ or [])
+    reg.fit(X, y)
+    assert reg.n_iter_ == 5 and len(reg.loss_curve_) == 10
+    assert reg.loss_curve_[:5] == first_curve
+    if early_stopping:
+        assert len(reg.validation_scores_) == 10
+        assert reg.validation_scores_[:5] == first_scores
+    # A fit without warm_start starts over, its record too.
+    reg.set_params(warm_start=False).fit(X, y)
+    assert reg.loss_curve_ == first_curve
+
+
+def test_early_stopping_keeps_the_best_validation_score(regression):
+    """The network kept is the one with the best validation score, not the
+    last one: its R² on the held-out split (recomputed here from the split
+    ``fit`` makes) is ``best_validation_score_``."""
+    X, y = regression
+    reg = SparseL1Regressor(
+        alpha=1e-3,
+        early_stopping=True,
+        tol=0.0,
+        n_iter_no_change=3,
+        **{**FAST, "max_iter": 200, "batch_size": 16, "learning_rate_init": 0.05},
     ).fit(X, y)
-    assert clf.n_iter_ < 200
-    assert clf.score(X, y) > 0.9
+    assert reg.n_iter_ < 200  # the rule stopped it
+    assert len(reg.validation_scores_) == reg.n_iter_
+    assert reg.best_validation_score_ == max(reg.validation_scores_)
+    # The premise: the last epoch was worse than the best.
+    assert reg.validation_scores_[-1] < reg.best_validation_score_
+    random_state = np.random.RandomState(0)
+    random_state.randint(np.iinfo(np.int32).max)  # fit's seed for torch
+    _, X_val, _, y_val = train_test_split(
+        X, y, test_size=0.1, random_state=random_state
+    )
+    assert reg.score(X_val, y_val) == pytest.approx(
+        reg.best_validation_score_, rel=1e-12
+    )
+    assert reg.best_loss_ is None
 
 
-@pytest.mark.parametrize("n_threads,expected", [(1, 1), (None, "unchanged")])
-def test_n_threads_during_fit_and_restored(
-    regression, monkeypatch, n_threads, expected
-):
-    import sk_sparse_l1._training as training
+def test_validation_set_too_small(regression):
+    X, y = regression
+    # 1% of 60 rows: a validation set of one row, on which R² is undefined.
+    reg = SparseL1Regressor(early_stopping=True, validation_fraction=0.01, **FAST)
+    with pytest.raises(ValueError, match="The validation set is too small"):
+        reg.fit(X[:60], y[:60])
+    assert not hasattr(reg, "n_features_in_")
 
+
+@pytest.mark.parametrize("n_threads", [1, None])
+def test_n_threads_during_fit_and_restored(regression, monkeypatch, n_threads):
     X, y = regression
     seen = []
-    original = training.run_epoch
+    original = trainer_module.run_epoch
 
     def recording_run_epoch(*args, **kwargs):
         seen.append(torch.get_num_threads())
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(training, "run_epoch", recording_run_epoch)
-    before = torch.get_num_threads()
-    SparseL1Regressor(n_threads=n_threads, **{**FAST, "max_iter": 2}).fit(X, y)
-    wanted = before if expected == "unchanged" else expected
-    assert len(seen) >= 2 and set(seen) == {wanted}
-    assert torch.get_num_threads() == before
+    monkeypatch.setattr(trainer_module, "run_epoch", recording_run_epoch)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)  # not n_threads=1: a change would show
+    try:
+        SparseL1Regressor(n_threads=n_threads, **{**FAST, "max_iter": 2}).fit(X, y)
+        assert seen == [2 if n_threads is None else n_threads] * 2
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)

@@ -3,7 +3,13 @@
 import pytest
 import torch
 
-from sk_sparse_l1._network import build_mlp, linear_layers, loss_and_gradients
+from sk_sparse_l1._network import (
+    Network,
+    build_mlp,
+    count_nonzero,
+    linear_layers,
+    loss_and_gradients,
+)
 
 
 def autograd_loss(module, loss, X, target, sample_weight):
@@ -53,3 +59,78 @@ def test_gradients_match_autograd(activation, loss, n_out, weighted):
     for lin, gw, gb in zip(linears, weight_grads, bias_grads):
         torch.testing.assert_close(gw, lin.weight.grad, rtol=1e-10, atol=1e-12)
         torch.testing.assert_close(gb, lin.bias.grad, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["relu", "logistic"])
+def test_build_mlp_draws_in_float64_then_casts(activation):
+    """The same seed gives the same network in float32 and float64 (the
+    float32 weights are the float64 draws rounded), inside Glorot's bounds
+    (scikit-learn's factor 2 for logistic units, 6 otherwise)."""
+    widths = [5, 7, 3]
+    modules = {
+        dtype: build_mlp(
+            widths, activation, dtype=dtype, generator=torch.Generator().manual_seed(3)
+        )
+        for dtype in (torch.float32, torch.float64)
+    }
+    for lin32, lin64 in zip(*(linear_layers(m) for m in modules.values())):
+        assert lin32.weight.dtype == torch.float32
+        assert lin64.weight.dtype == torch.float64
+        for p32, p64 in ((lin32.weight, lin64.weight), (lin32.bias, lin64.bias)):
+            assert torch.equal(p32, p64.to(torch.float32))
+        factor = 2.0 if activation == "logistic" else 6.0
+        bound = (factor / (lin64.in_features + lin64.out_features)) ** 0.5
+        largest = float(lin64.weight.detach().abs().max())
+        assert 0.5 * bound < largest <= bound  # uniform on [−bound, bound]
+
+
+def test_build_mlp_uses_only_its_generator():
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    a = build_mlp(
+        [4, 6, 2],
+        "tanh",
+        dtype=torch.float64,
+        generator=torch.Generator().manual_seed(1),
+    )
+    torch.testing.assert_close(torch.rand(3), expected, rtol=0, atol=0)
+    b = build_mlp(
+        [4, 6, 2],
+        "tanh",
+        dtype=torch.float64,
+        generator=torch.Generator().manual_seed(1),
+    )
+    c = build_mlp(
+        [4, 6, 2],
+        "tanh",
+        dtype=torch.float64,
+        generator=torch.Generator().manual_seed(2),
+    )
+    for pa, pb, pc in zip(a.parameters(), b.parameters(), c.parameters()):
+        assert torch.equal(pa, pb) and not torch.equal(pa, pc)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
+def test_network_forward_and_snapshot(activation):
+    g = torch.Generator().manual_seed(0)
+    module = build_mlp([5, 7, 6, 2], activation, dtype=torch.float64, generator=g)
+    network = Network(linear_layers(module), activation, "squared_error")
+    X = torch.randn(9, 5, dtype=torch.float64, generator=g)
+    with torch.no_grad():
+        torch.testing.assert_close(network.forward(X), module(X), rtol=0, atol=1e-15)
+    # Weights are the penalized tensors, (fan_out, fan_in) as in nn.Linear.
+    assert [tuple(w.shape) for w in network.weights] == [(7, 5), (6, 7), (2, 6)]
+    snapshot = network.snapshot()
+    before = network.forward(X).clone()
+    with torch.no_grad():
+        for p in network.weights + network.biases:
+            p.mul_(0.5)
+    assert not torch.equal(network.forward(X), before)
+    network.restore(snapshot)
+    assert torch.equal(network.forward(X), before)
+    # The snapshot is a copy: restoring did not tie it to the parameters.
+    with torch.no_grad():
+        network.weights[0].zero_()
+    assert not torch.equal(snapshot[0], network.weights[0])
+    assert count_nonzero(network.weights) == [0, 42, 12]

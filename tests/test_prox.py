@@ -4,26 +4,28 @@ import numpy as np
 import pytest
 import torch
 
-from sk_sparse_l1._prox import (
-    adam_step_sizes,
-    soft_threshold,
-    soft_threshold_,
-    threshold_keeping,
-)
+from sk_sparse_l1._prox import adam_step_sizes, soft_threshold_, threshold_keeping
 
 
 def numpy_soft_threshold(w, tau):
     return np.where(w > tau, w - tau, np.where(w < -tau, w + tau, 0.0))
 
 
-@pytest.mark.parametrize("tau", [0.0, 0.3, np.array([[0.1], [0.5], [2.0]])])
+@pytest.mark.parametrize(
+    "tau",
+    [
+        0.0,
+        0.3,
+        np.array(0.3),  # a 0-dim tensor: λ·d left on the device
+        np.array([[0.1], [0.5], [2.0]]),  # broadcast over columns
+        np.random.RandomState(1).rand(3, 5),  # per coordinate: Adam's metric
+    ],
+    ids=["zero", "float", "0-dim", "broadcast", "per-coordinate"],
+)
 def test_soft_threshold_matches_numpy_reference(tau):
     w = np.random.RandomState(0).randn(3, 5)
     tau_t = torch.as_tensor(tau) if isinstance(tau, np.ndarray) else tau
     expected = numpy_soft_threshold(w, tau)
-    np.testing.assert_allclose(
-        soft_threshold(torch.as_tensor(w), tau_t).numpy(), expected, rtol=0, atol=1e-15
-    )
     w_t = torch.as_tensor(w.copy())
     out = soft_threshold_(w_t, tau_t)
     assert out.data_ptr() == w_t.data_ptr()
@@ -32,7 +34,7 @@ def test_soft_threshold_matches_numpy_reference(tau):
 
 def test_soft_threshold_gives_exact_zeros():
     w = torch.tensor([-0.5, -0.1, 0.0, 0.1, 0.5])
-    out = soft_threshold(w, 0.1)
+    out = soft_threshold_(w.clone(), 0.1)
     assert torch.equal(out == 0, torch.tensor([False, True, True, True, False]))
 
 
@@ -60,3 +62,12 @@ def test_threshold_keeping_leaves_n_keep_above(n_keep):
     scores = torch.as_tensor(np.random.RandomState(1).rand(3, 4))
     tau = threshold_keeping(scores, n_keep)
     assert int((scores > tau).sum()) == min(n_keep, scores.numel())
+
+
+def test_threshold_keeping_with_ties_keeps_at_most_n_keep():
+    """Tied scores at the threshold all go: never more than ``n_keep``."""
+    scores = torch.tensor([3.0, 2.0, 2.0, 2.0, 1.0, 0.0])
+    # n_keep ≥ the number of scores: threshold 0, and a zero score stays out.
+    for n_keep, survivors in [(1, 1), (2, 1), (3, 1), (4, 4), (5, 5), (6, 5)]:
+        tau = threshold_keeping(scores, n_keep)
+        assert int((scores > tau).sum()) == survivors, n_keep

@@ -1,27 +1,34 @@
 """Sparse storage and sparse prediction for fitted networks.
 
 Pure functions on the fitted weights (``coefs_`` of shape (fan_in, fan_out),
-``intercepts_``): export to CSR, a forward pass that only touches the nonzero
-weights, and the rule that decides when that pass is faster than the dense
-torch forward. ``docs/sparse_prediction.md`` has the measurements behind the
-kernel and the rule; ``benchmarks/bench_sparse_predict.py`` reproduces them.
+``intercepts_``):
 
-Which kernel
-------------
-Two CSR × dense products were measured on the 2048 × 2048 layers of the
-benchmark network (float64, 2 CPU cores): scipy's (``csr_matvecs``, one
-scalar ``axpy`` per nonzero weight) and torch's sparse CSR ``addmm``. Both
-are run in a *transposed* layout — activations kept as (units, rows) blocks,
-every layer computed as ``W_jᵀ @ H`` with ``W_jᵀ`` in CSR, so that the work
-of each nonzero weight runs over contiguous memory — on small blocks of rows
-spread over threads. torch's kernel was the faster at every sparsity
-measured (table in the doc): scipy's reached about a tenth of dense GEMM's
-multiply-add rate, too little to win at 95% zeros. Both slow down sharply
-when a block of activations no longer fits in the L2 cache, hence blocks of
-a few tens of rows for 2048-wide layers.
+* :func:`to_csr` exports the weight matrices to scipy CSR arrays (a fitted
+  estimator keeps them as ``sparse_coefs_``), and :func:`stored_bytes`
+  counts the bytes either form holds;
+* :func:`sparse_forward` computes the network's raw outputs from the nonzero
+  weights only;
+* :func:`prefer_sparse` is the rule by which ``predict``, ``predict_proba``
+  and ``predict_log_proba`` choose between that pass and the dense torch
+  forward: the sparse pass when at most ``MAX_DENSITY`` of the weights are
+  nonzero *and* the dense pass would cost at least ``MIN_DENSE_WORK``
+  multiply-adds. There is no parameter to set.
 
-Blocks run on ``torch.get_num_threads()`` Python threads (torch releases the
-GIL), so the sparse path uses the threads the dense path would use.
+How :func:`sparse_forward` computes
+-----------------------------------
+Activations are kept as (units, rows) blocks and every layer is computed as
+``W_jᵀ @ H`` with torch's sparse CSR product, ``W_jᵀ`` in CSR: the work of
+each nonzero weight then runs over one contiguous row of the block. Blocks
+hold a bounded number of rows, sized so that a block of the widest layer's
+activations stays within a core's cache, which also bounds memory whatever
+the number of rows. Blocks run on ``torch.get_num_threads()`` Python threads
+(torch releases the GIL), so the sparse path uses the threads the dense path
+would use.
+
+The thresholds of the rule come from timings of both paths on a grid of
+widths, row counts and densities: ``python benchmarks/bench_sparse_predict.py
+--calibrate`` reproduces them, and the benchmarks page of the documentation
+shows the latest results (section "Sparse prediction speed").
 """
 
 import warnings
@@ -32,15 +39,14 @@ import scipy.sparse as sp
 import torch
 
 # A block of activations of the widest layer is kept near this many values
-# (1 MiB in float64), inside a core's L2 cache: 64 rows of 2048 units. In a
-# sweep of 16-1024 rows, 32-64 rows were best on 2048-wide layers and 256-1024
-# on 256-wide ones; beyond the cache the product slows down sharply.
+# (1 MiB in float64), inside a core's L2 cache (64 rows of 2048 units): beyond
+# the cache the sparse product slows down sharply.
 _BLOCK_VALUES = 2**17
 _MIN_BLOCK_ROWS = 16
 _MAX_BLOCK_ROWS = 4096
 
-# The rule of ``prefer_sparse``, from ``benchmarks/bench_sparse_predict.py
-# --calibrate`` (table in docs/sparse_prediction.md).
+# The rule of ``prefer_sparse``, calibrated with
+# ``benchmarks/bench_sparse_predict.py --calibrate`` (benchmarks page).
 MAX_DENSITY = 0.1
 MIN_DENSE_WORK = 5e8
 
@@ -67,7 +73,7 @@ def to_csr(coefs):
     Examples
     --------
     >>> import numpy as np
-    >>> from sk_sparse_l1._sparse import to_csr
+    >>> from sk_sparse_l1.sparse import to_csr
     >>> W = np.array([[0.0, 1.5], [0.0, 0.0], [-2.0, 0.0]])
     >>> (csr,) = to_csr([W])
     >>> csr.shape, csr.nnz
@@ -113,26 +119,17 @@ def prefer_sparse(coefs, n_rows):
 
     True when both hold:
 
-    * at most ``MAX_DENSITY`` = 10% of the weights, over all layers, are
+    * at most ``MAX_DENSITY`` (0.1) of the weights, over all layers, are
       nonzero;
-    * the dense pass would cost at least ``MIN_DENSE_WORK`` = 5·10⁸
+    * the dense pass would cost at least ``MIN_DENSE_WORK`` (5·10⁸)
       multiply-adds, ``n_rows × Σ fan_in·fan_out``.
 
-    Measured with ``benchmarks/bench_sparse_predict.py --calibrate`` (float64,
-    2 CPU cores shared with other jobs; the table is in
-    ``docs/sparse_prediction.md``) on 100 → w → w → 1 networks, w from 64 to
-    2048, 100 to 100,000 rows, densities 0.01 to 0.2: on wide layers the
-    sparse pass breaks even near a density of 0.2 and was 1.5-3× faster at
-    0.1; with less work than the threshold its fixed costs (a CSR transpose
-    per layer, Python work per block of rows and layer, thread hand-offs)
-    dominate, and it was slower than dense in most such cells of narrow
-    networks whatever the density (0.2-0.7× for w = 64 and 100 rows), while
-    both paths take milliseconds there. In that run the rule sent 34 of 80
-    cases to the sparse path, none of which was slower there; it leaves some
-    gains on small, very sparse networks, where the dense pass is fast
-    anyway (single timings on the shared machine vary up to 2×). On the
-    100 → 2048 → 2048 → 1 network with 100,000 rows the sparse pass was
-    2.0×, 4.1× and 11.8× faster than dense at 90%, 95% and 99% zeros.
+    Below that work the fixed costs of the sparse pass (a CSR transpose per
+    layer, Python work per block of rows and layer, thread hand-offs)
+    outweigh what it saves, and both paths take milliseconds. The thresholds
+    were set from ``benchmarks/bench_sparse_predict.py --calibrate``; the
+    benchmarks page of the documentation shows how often the rule picks the
+    faster path.
 
     Parameters
     ----------
@@ -224,7 +221,7 @@ def sparse_forward(
     Examples
     --------
     >>> import numpy as np
-    >>> from sk_sparse_l1._sparse import sparse_forward, to_csr
+    >>> from sk_sparse_l1.sparse import sparse_forward, to_csr
     >>> coefs = [np.array([[1.0, 0.0], [0.0, -1.0]]), np.array([[2.0], [0.0]])]
     >>> intercepts = [np.zeros(2), np.array([0.5])]
     >>> sparse_forward(to_csr(coefs), intercepts, "relu", [[1.0, 3.0], [-1.0, 0.0]])

@@ -1,4 +1,4 @@
-"""Choosing λ for a prescribed sparsity: the parts that need no network.
+"""Sparsity targets and the paper's λ update: the parts that need no network.
 
 Sparsity is tracked in *groups* of weight layers that share one λ: a single
 group holding every layer for a global target, one group per layer for

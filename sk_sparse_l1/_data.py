@@ -1,0 +1,105 @@
+"""Data as the network sees it: the one place where arrays become tensors.
+
+Dense inputs are converted once to a tensor of the model's dtype, on the
+model's device. Sparse inputs (scipy CSR/CSC) stay sparse on the host: each
+minibatch densifies only its own rows, a chunk of rows at a time, so memory
+does not grow with the number of rows or the density of the matrix.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+# A sparse batch is densified at most this many values at a time (32 MiB in
+# float64); a full batch of a large sparse matrix is processed in chunks.
+MAX_DENSE_VALUES = 2**22
+
+
+def as_tensor(array, dtype, device):
+    """A tensor of ``dtype`` on ``device`` holding ``array``, never sharing
+    memory with it when the array is read-only or not C-contiguous.
+
+    Training never writes to these tensors, so the caller's data is not
+    modified either way; read-only arrays (memory maps) must be copied
+    because torch cannot wrap them.
+    """
+    array = np.require(array, requirements=["C_CONTIGUOUS", "WRITEABLE"])
+    return torch.as_tensor(array, dtype=dtype, device=device)
+
+
+def chunk_rows(X):
+    """Rows of ``X`` densified at once: all of them for a dense array."""
+    if not sp.issparse(X):
+        return max(X.shape[0], 1)
+    return max(1, MAX_DENSE_VALUES // max(X.shape[1], 1))
+
+
+def dense_chunks(X, rows, dtype, device):
+    """Dense tensors for ``X[rows]`` (``rows``: an index array or a slice),
+    at most :func:`chunk_rows` rows each."""
+    if isinstance(X, torch.Tensor):
+        yield X if rows is None else X[rows]
+        return
+    index = np.arange(X.shape[0]) if rows is None else np.asarray(rows)
+    step = chunk_rows(X)
+    for start in range(0, len(index), step):
+        part = X[index[start : start + step]]
+        part = part.toarray() if sp.issparse(part) else part
+        yield as_tensor(part, dtype, device)
+
+
+@dataclass
+class TrainingData:
+    """One training set on the model's device and dtype.
+
+    ``X`` is a tensor, or a scipy CSR matrix kept on the host; ``target`` and
+    ``sample_weight`` (scaled to average 1, or None) are tensors.
+    """
+
+    X: object
+    target: torch.Tensor
+    sample_weight: torch.Tensor | None = None
+
+    @classmethod
+    def from_arrays(cls, X, target, sample_weight, dtype, device):
+        if sp.issparse(X):
+            X = sp.csr_array(X)
+        else:
+            X = as_tensor(X, dtype, device)
+        weight = None
+        if sample_weight is not None:
+            weight = as_tensor(sample_weight, dtype, device)
+        return cls(X, as_tensor(target, dtype, device), weight)
+
+    @property
+    def n_samples(self):
+        return self.X.shape[0]
+
+    @property
+    def dtype(self):
+        return self.target.dtype
+
+    @property
+    def device(self):
+        return self.target.device
+
+    def shuffled_order(self, generator):
+        """A random permutation of the rows, where the rows are indexed:
+        moved to the device once per epoch for tensors, kept on the host for
+        sparse matrices."""
+        order = torch.randperm(self.n_samples, generator=generator)
+        if isinstance(self.X, torch.Tensor):
+            return order.to(self.device)
+        return order.numpy()
+
+    def batch(self, rows):
+        """``(chunks, target, weight)`` for the rows ``rows`` (None: all):
+        ``chunks`` yields dense inputs covering those rows in order."""
+        target = self.target if rows is None else self.target[rows]
+        weight = self.sample_weight
+        if weight is not None and rows is not None:
+            weight = weight[rows]
+        chunks = dense_chunks(self.X, rows, self.dtype, self.device)
+        return chunks, target, weight

@@ -1,0 +1,355 @@
+"""Schedules: the λ of every proximal step, the weights held at zero, and
+when each phase of a fit ends.
+
+A schedule is driven by a training loop, the estimators' or a skorch
+callback's, through these calls:
+
+- ``start(weights, steps_per_epoch)`` once, before the first step (only the
+  shapes of ``weights`` are used: a schedule holds no reference to the
+  network, so it pickles on its own);
+- ``begin_epoch(n_steps)`` before every epoch;
+- ``step_lambdas(optimizer)`` after every gradient step, returning the λ of
+  each weight matrix for the proximal map that follows (a float, or a 0-dim
+  tensor left on the device); ``optimizer`` offers ``weights`` and
+  ``step_sizes()`` (see :mod:`sk_sparse_l1._optim`);
+- ``end_epoch(loss, weights, score=None)`` after every epoch, with the
+  epoch's mean data loss, the penalized weights and, when early stopping
+  holds out data, the validation score; it returns ``"continue"``,
+  ``"refit"`` (from now on the nonzero weights train without penalty, the
+  zeros held by ``masks``) or ``"stop"``.
+
+``max_epochs`` is the budget of the whole fit, every phase included. With
+``adaptive=False`` (``partial_fit``, where an epoch is one call on one chunk
+of data) phases end by the budget only, and after the budget the last phase
+goes on.
+"""
+
+import torch
+
+from sk_sparse_l1._prox import threshold_between, threshold_keeping
+from sk_sparse_l1._training import StoppingRule
+
+# Fractions of the budget. Gradual magnitude pruning with its ramp ending at
+# 60% of training, then fine-tuning, is the schedule of Zhu & Gupta (2017);
+# the ℓ1 phase after the ramp settles λ and, with a refit, ends at L1_END: a
+# longer ℓ1 phase changed more of the support and lost accuracy after the
+# refit (benchmarks/bench_accuracy.py).
+RAMP_END = 0.6
+L1_END = 0.62
+# Magnitude pruning recomputes its masks at most this many times per epoch.
+PRUNES_PER_EPOCH = 8
+
+
+class _Phases:
+    """Phases within a budget, each ended by scikit-learn's stopping rule."""
+
+    masks = None
+    converged = False  # the stopping rule, not the budget, ended the fit
+
+    def __init__(self, *, max_epochs, tol, n_iter_no_change, refit, adaptive):
+        self.max_epochs = max_epochs
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.refit = refit
+        self.adaptive = adaptive
+        self.epoch = 0
+        self.stopping = StoppingRule(tol, n_iter_no_change)
+        self.last_objective = None
+
+    @property
+    def final_phase(self):
+        """Whether the current phase is the last one: only its networks are
+        candidates when early stopping restores the best one."""
+        return self.phase == "refit" or not self.refit
+
+    def begin_epoch(self, n_steps):
+        """Told the number of steps of the epoch about to start."""
+
+    def end_epoch(self, loss, weights, score=None):
+        self.epoch += 1
+        self._settle(weights)
+        self.last_objective = self.objective(loss, weights)
+        monitored = self.last_objective if self.monitor_objective else loss
+        if score is not None:
+            plateau = self.stopping.update_score(score)[0]
+        else:
+            plateau = self.stopping.update_loss(monitored)
+        action = self._transition(plateau and self.adaptive, weights)
+        if action == "continue" and self.adaptive and self.epoch >= self.max_epochs:
+            return "stop"
+        return action
+
+    def objective(self, loss, weights):
+        """The penalized objective ``loss + Σ λ_j ‖W_j‖₁`` at the λ of the
+        epoch just finished."""
+        if self.phase == "refit" or self.alpha is None:
+            return loss
+        return loss + sum(
+            a * float(torch.sum(torch.abs(w)))
+            for a, w in zip(self.alpha, weights)
+            if a > 0
+        )
+
+    def _settle(self, weights):
+        """Bookkeeping at the end of an epoch, before anything else."""
+
+    def _transition(self, plateau, weights):
+        """End of an ℓ1 or refit epoch: refit or stop, by rule or budget."""
+        if self.phase == "l1":
+            done = plateau or self.epoch >= self.l1_epochs
+            if done and self.refit and self.epoch < self.max_epochs:
+                self.masks = [(w != 0).to(w.dtype) for w in weights]
+                self._next_phase("refit")
+                return "refit"
+        if plateau:
+            self.converged = True
+            return "stop"
+        return "continue"
+
+    def _next_phase(self, phase):
+        self.phase = phase
+        self.stopping = StoppingRule(self.tol, self.n_iter_no_change)
+
+    def to(self, device):
+        """Move the tensors the schedule holds (its masks) to ``device``."""
+        if self.masks is not None:
+            self.masks = [m.to(device) for m in self.masks]
+        return self
+
+
+class FixedAlpha(_Phases):
+    """Proximal training at given per-layer λ, then optionally a refit.
+
+    The ℓ1 phase ends when the penalized objective stops improving (the
+    stopping rule of scikit-learn's MLP) or, with a refit, at ``L1_END`` of
+    the budget; the refit ends by the same rule or at the budget.
+    """
+
+    monitor_objective = True
+
+    def __init__(self, alphas, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha = [float(a) for a in alphas]
+        self.phase = "l1"
+        l1_share = L1_END if self.refit else 1.0
+        self.l1_epochs = max(1, round(l1_share * self.max_epochs))
+
+    def start(self, weights, steps_per_epoch):
+        pass
+
+    def step_lambdas(self, optimizer):
+        if self.phase == "refit":
+            return [0.0] * len(self.alpha)
+        return self.alpha
+
+    def refit_after(self, weights, n_epochs):
+        """A schedule that refits ``weights``' support for ``n_epochs``
+        epochs, reporting this schedule's λ (the refit after a search)."""
+        refit = FixedAlpha(
+            self.alpha,
+            max_epochs=n_epochs,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            refit=True,
+            adaptive=self.adaptive,
+        )
+        refit.masks = [(w != 0).to(w.dtype) for w in weights]
+        refit._next_phase("refit")
+        return refit
+
+
+class TargetSparsity(_Phases):
+    """Reach a prescribed number of nonzero weights through ℓ1 proximal steps.
+
+    Three phases, within a budget of ``max_epochs`` epochs:
+
+    1. *prune*: the weights of each group are cut to the ``k_t`` largest in
+       magnitude (masks recomputed a few times per epoch), ``k_t`` falling
+       from all of them to the target ``T`` along the cubic ramp
+       ``T + (n − T)(1 − t/R)³`` of gradual magnitude pruning (Zhu & Gupta,
+       2017), over ``RAMP_END`` of the budget. When the data loss stops
+       improving (the stopping rule), the network has absorbed the pruning
+       so far, and the rest of the ramp is halved.
+    2. *ℓ1*: proximal steps in the optimizer's metric at a fixed λ, the
+       ``alpha`` of the network. Weight ``k`` survives a step at λ iff
+       ``|w_k| / d_k > λ``, so the *exact* λ, which leaves exactly ``T``
+       weights of a group nonzero, is an order statistic of these scores;
+       λ is the exact λ of the first step of the phase, held to the end:
+       the count follows λ with a long lag and weights of dead units cannot
+       come back, so correcting λ while the network trains overshoots. The
+       iterates are proximal steps at λ, whose fixed points satisfy the
+       first-order optimality conditions of the ℓ1 problem at λ: the
+       network moves towards an ℓ1 stationary point near the pruned one. At
+       the last step of the phase (of the fit, without a refit), a count off
+       the target by more than ``count_tol`` makes that one step be taken at
+       the exact λ, so that the phase ends on target; the network is then
+       stationary at λ only up to the weights that step added or removed.
+       The phase ends when the data loss stops improving (after one more
+       epoch, the one whose last step lands on target), or at ``L1_END`` of
+       the budget when a refit follows.
+    3. *refit* (optional): the nonzero weights are trained without penalty,
+       zeros held fixed, until the loss stops improving or the budget ends.
+
+    Parameters
+    ----------
+    groups : list of list of int
+        Weight-layer indices sharing one target (all layers for a global
+        target, one per layer for layer-wise targets).
+    targets : sequence of int
+        Nonzero count wanted in each group.
+    count_tol : float
+        Relative tolerance on the counts: a group is on target when
+        ``|nonzeros − T| ≤ max(count_tol · T, 1)``.
+    """
+
+    monitor_objective = False
+
+    def __init__(self, groups, targets, count_tol, **kwargs):
+        super().__init__(**kwargs)
+        self.groups = groups
+        self.targets = [int(t) for t in targets]
+        self.count_tol = count_tol
+        self.phase = "prune"
+        self.progress = 0.0  # of the ramp, from 0 to 1
+        self.alpha = None  # λ per layer of the ℓ1 phase
+        self.path = []  # (λ per group, nonzeros per group) after each ℓ1 epoch
+        self._closing = False  # a plateau asked the ℓ1 phase to end
+        self._step_in_epoch, self._steps_this_epoch = 0, 1
+
+    def start(self, weights, steps_per_epoch):
+        self.n_layers = len(weights)
+        self.group_sizes = [sum(weights[j].numel() for j in g) for g in self.groups]
+        # The ℓ1 phase gets at least one epoch: a budget too short for a ramp
+        # starts there, at the target.
+        ramp_epochs = min(round(RAMP_END * self.max_epochs), self.max_epochs - 1)
+        if ramp_epochs > 0:
+            self.progress_per_epoch = 1.0 / ramp_epochs
+        else:
+            self.progress, self.phase = 1.0, "l1"
+        l1_share = L1_END if self.refit else 1.0
+        self.l1_epochs = max(ramp_epochs + 1, round(l1_share * self.max_epochs))
+
+    def begin_epoch(self, n_steps):
+        # partial_fit's chunks, and so its epochs, may differ in size.
+        self._step_in_epoch = 0
+        self._steps_this_epoch = max(int(n_steps), 1)
+
+    def _closing_epoch(self):
+        """Whether the ℓ1 epoch under way ends the phase (or, the phase being
+        the last and the budget spent, may end the fit): its last step lands
+        on target. Other epochs leave the count to the held λ."""
+        return self._closing or self.epoch + 1 >= self.l1_epochs
+
+    def _on_target(self, counts):
+        return all(
+            abs(k - t) <= max(tol * t, 1)
+            for k, t, tol in zip(counts, self.targets, [self.count_tol] * len(counts))
+        )
+
+    # ------------------------------------------------------------- steps
+
+    def kept(self):
+        """Number of weights each group keeps at the current ramp step."""
+        remaining = (1.0 - min(self.progress, 1.0)) ** 3
+        return [
+            round(target + (size - target) * remaining)
+            for target, size in zip(self.targets, self.group_sizes)
+        ]
+
+    def step_lambdas(self, optimizer):
+        self._step_in_epoch += 1
+        if self.phase == "refit":
+            return [0.0] * self.n_layers
+        if self.phase == "prune":
+            self._prune_by_magnitude(optimizer.weights)
+            return [0.0] * self.n_layers
+        if self.alpha is None:
+            self.alpha = self._exact_lambdas(optimizer)
+        last_step = self._step_in_epoch >= self._steps_this_epoch
+        if last_step and self._closing_epoch():
+            kept = self._counts_kept(optimizer, self.alpha)
+            if not self._on_target(kept):
+                return self._exact_lambdas(optimizer)
+        return self.alpha
+
+    def _prune_by_magnitude(self, weights):
+        """Advance the ramp by a step; a few times per epoch, cut the masks to
+        the ``k_t`` largest weights (masked weights stay zero in between, as
+        in gradual magnitude pruning, and an order statistic per step would
+        cost more than the step)."""
+        self.progress += self.progress_per_epoch / self._steps_this_epoch
+        every = -(-self._steps_this_epoch // PRUNES_PER_EPOCH)
+        last_step = self._step_in_epoch >= self._steps_this_epoch
+        if self._step_in_epoch % every and not last_step:
+            return
+        if self.masks is None:
+            self.masks = [torch.ones_like(w) for w in weights]
+        for group, k in zip(self.groups, self.kept()):
+            magnitudes = [weights[j].abs() for j in group]
+            cut = threshold_keeping(torch.cat([m.reshape(-1) for m in magnitudes]), k)
+            for j, magnitude in zip(group, magnitudes):
+                self.masks[j] = (magnitude > cut).to(weights[j].dtype)
+
+    def _scores(self, optimizer, group):
+        step_sizes = optimizer.step_sizes()
+        return [optimizer.weights[j].abs() / step_sizes[j] for j in group]
+
+    def _exact_lambdas(self, optimizer):
+        """Per layer, the λ leaving exactly ``T`` nonzeros in each group after
+        this step's proximal map."""
+        lambdas = [0.0] * self.n_layers
+        for group, target in zip(self.groups, self.targets):
+            scores = torch.cat([s.reshape(-1) for s in self._scores(optimizer, group)])
+            lam = threshold_between(scores, target)
+            for j in group:
+                lambdas[j] = lam
+        return lambdas
+
+    def _counts_kept(self, optimizer, lambdas):
+        """Per group, the weights that this step's proximal map at
+        ``lambdas`` leaves nonzero (a copy to the host: once an epoch)."""
+        return [
+            int(
+                sum(
+                    torch.count_nonzero(score > lambdas[j])
+                    for j, score in zip(group, self._scores(optimizer, group))
+                )
+            )
+            for group in self.groups
+        ]
+
+    # ------------------------------------------------------------ epochs
+
+    def _settle(self, weights):
+        """After an ℓ1 epoch: record its λ and its counts."""
+        if self.phase != "l1" or self.alpha is None:
+            return
+        self.alpha = [float(lam) for lam in self.alpha]
+        counts = [int(torch.count_nonzero(w)) for w in weights]
+        nonzeros = [sum(counts[j] for j in g) for g in self.groups]
+        self.path.append(([self.alpha[g[0]] for g in self.groups], nonzeros))
+
+    def _transition(self, plateau, weights):
+        if self.phase == "l1" and plateau and not self._closing:
+            # One more epoch, whose last step lands on target, then the end.
+            self._closing = True
+            self.stopping = StoppingRule(self.tol, self.n_iter_no_change)
+            return "continue"
+        if self.phase == "l1" and self._closing:
+            plateau = True
+        if self.phase != "prune":
+            return super()._transition(plateau, weights)
+        if plateau and self.progress < 1.0:
+            # Halve the rest of the ramp; the next halving needs a plateau of
+            # its own.
+            self.progress_per_epoch *= 2.0
+            self.stopping = StoppingRule(self.tol, self.n_iter_no_change)
+        if self.progress >= 1.0 - 1e-9:
+            self.masks = None  # the ℓ1 phase lets weights enter again
+            self._next_phase("l1")
+        return "continue"
+
+    def to(self, device):
+        if self.alpha is not None:
+            self.alpha = [float(a) for a in self.alpha]
+        return super().to(device)
