@@ -35,16 +35,15 @@ except ImportError as exc:
         "pip install sk_sparse_l1[skorch]"
     ) from exc
 
-from sk_sparse_l1._controller import DeadbandController, QuantileController
-from sk_sparse_l1._lambda_search import (
+from sk_sparse_l1._network import count_nonzero, default_penalized_parameters
+from sk_sparse_l1._prox import adam_step_sizes, soft_threshold_
+from sk_sparse_l1._schedule import TargetSparsity as Schedule
+from sk_sparse_l1._targets import (
     check_fractions,
-    count_errors,
     group_counts,
     target_nonzeros,
     within_tolerance,
 )
-from sk_sparse_l1._network import count_nonzero, default_penalized_parameters
-from sk_sparse_l1._prox import adam_step_sizes, soft_threshold_
 
 __all__ = ["ProximalL1", "TargetSparsity"]
 
@@ -173,7 +172,7 @@ class _OptimizerMetric:
 
     def prox_(self, lambdas):
         for w, lam, d in zip(self.weights, lambdas, self.step_sizes(), strict=True):
-            if lam > 0:
+            if isinstance(lam, torch.Tensor) or lam > 0:
                 soft_threshold_(w, lam * d)
         self._lrs = None  # used once: the next step records its own
 
@@ -235,6 +234,9 @@ class _ProximalCallback(Callback):
             return
         with torch.no_grad():
             self._metric.prox_(self._step_lambdas())
+            masks = self._step_masks()
+            if masks is not None:
+                torch._foreach_mul_(self._metric.weights, masks)
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         self._record_sparsity()
@@ -252,6 +254,9 @@ class _ProximalCallback(Callback):
 
     def _step_lambdas(self):
         raise NotImplementedError
+
+    def _step_masks(self):
+        return None
 
     # Working state that holds the net's tensors, optimizer or a copy of the
     # module: skorch pickles those itself, and on_train_begin rebuilds it.
@@ -360,34 +365,30 @@ class ProximalL1(_ProximalCallback):
 class TargetSparsity(_ProximalCallback):
     """Proximal ℓ1 training with λ chosen for a prescribed sparsity.
 
-    Trains like :class:`ProximalL1` (same optimizers, same threshold in the
-    optimizer's metric) and chooses λ during the same run, as the
-    estimators' ``search="online"`` does, over ``net.max_epochs`` epochs:
+    Drives the same schedule as the estimators' default search
+    (``search="online"``), over ``net.max_epochs`` epochs, with the same
+    optimizers and threshold in the optimizer's metric as
+    :class:`ProximalL1`:
 
-    1. *Steer*, for the first ``controller_fraction · max_epochs`` epochs: λ
-       is set at every step so that exactly a prescribed number of weights
-       survive the proximal map (``QuantileController``). That number falls
-       from all weights to the target along a cubic ramp over the first
-       ``ramp_fraction`` of these epochs. Pruning a freshly initialized net
-       to the target at once kills whole units, whose weights then get zero
-       gradient and stay zero at any λ: the target is met but λ is ~0 and
-       means nothing.
-    2. *Polish*: λ starts at the controller's average over its last epoch
-       and is held fixed, except that after an epoch whose nonzero count is
-       off target by more than half the tolerance it is rescaled by the
-       ratio of counts (``DeadbandController``): sparsity at a fixed λ
-       drifts while the net keeps training.
-    3. *Final correction*: if the net is outside ``sparsity_tol`` after the
-       second-to-last epoch, λ is steered again during the last epoch, which
-       then ends at the target (``alpha_`` is that epoch's average λ).
-       Otherwise the last epoch runs at the fixed λ, and should it drift out
-       of tolerance, the weights of the latest epoch that ended within it
-       are restored (``kept_epoch_``).
+    1. *prune*: the weights are cut to the largest in magnitude (masks
+       recomputed a few times per epoch), their number falling from all to
+       the target along the cubic ramp of gradual magnitude pruning over
+       the first 60% of the epochs (the rest halved whenever the monitored
+       loss stops improving);
+    2. *ℓ1*: proximal steps at a fixed λ, ``alpha_``, the smallest value
+       that leaves exactly the target number of nonzero weights at the
+       phase's first step; its last step is taken at the exact λ again if
+       the count has drifted off the tolerance, so that the phase ends on
+       target;
+    3. *refit* (``refit=True``): the nonzero weights train without penalty,
+       zeros held fixed, after the optimizer's state is reset.
 
-    A ``ConvergenceWarning`` says when the returned net still misses the
-    target (fewer than two epochs after steering, or training stopped
-    early). Sparsity is the fraction of exactly-zero entries of the
-    penalized tensors (global), or of each tensor (per layer).
+    See :class:`sk_sparse_l1._schedule.TargetSparsity` for the details.
+    A phase ends early when the monitored loss (``valid_loss`` when the net
+    holds out data, else ``train_loss``) stops improving by ``tol`` for
+    ``n_iter_no_change`` epochs; at the end of the last phase training stops.
+    Sparsity is the fraction of exactly-zero entries of the penalized tensors
+    (global), or of each tensor (per layer).
 
     Parameters
     ----------
@@ -397,49 +398,42 @@ class TargetSparsity(_ProximalCallback):
     params : list of str, default=None
         Names of the parameters of ``net.module_`` to penalize; by default the
         weights of every ``Linear`` and ``Conv*`` layer.
-    controller_fraction : float, default=0.5
-        Fraction of ``net.max_epochs`` during which λ is steered, in (0, 1].
-    ramp_fraction : float, default=0.6
-        Fraction of the steering epochs over which the number of weights
-        kept falls from all to the target (cubically, as in gradual
-        magnitude pruning), in [0, 1]. The ramp always ends before the last
-        steering epoch, whose λ is averaged.
-    sparsity_tol : float, default=0.01
+    refit : bool, default=True
+        Whether the last 38% of the epochs retrain the support without
+        penalty.
+    sparsity_tol : float, default=0.02
         Largest acceptable relative error of each group's nonzero count,
-        ``|NNZ − T| ≤ sparsity_tol · T`` (at least one weight), as for the
-        estimators; in (0, 1).
+        ``|NNZ − T| ≤ max(sparsity_tol · T, 1)``, as for the estimators.
+    tol : float, default=1e-4
+        Improvement of the monitored loss below which an epoch counts as no
+        improvement.
+    n_iter_no_change : int, default=10
+        Epochs without improvement that end a phase.
 
     Attributes
     ----------
     alpha_ : float or ndarray of shape (n_tensors,)
-        The λ the returned net was trained at last (per tensor for per-layer
-        targets).
-    alphas_ : ndarray of shape (n_epochs_after_steering, n_groups)
-        λ of each epoch after the steering phase.
-    sparsities_ : ndarray of shape (n_epochs_after_steering, n_groups)
-        Sparsity at the end of each of these epochs.
+        The λ of the ℓ1 network (per tensor for per-layer targets).
+    alphas_, sparsities_ : ndarray of shape (n_l1_epochs, n_groups)
+        λ and sparsity after each epoch of the ℓ1 phase.
     target_n_nonzero_ : ndarray of int
         Nonzero count wanted in each group (one group for a global target).
     target_reached_ : bool
         Whether every group of the returned net is within ``sparsity_tol``.
-    corrected_ : bool
-        Whether the last epoch steered λ to bring the net back within
-        ``sparsity_tol`` (phase 3).
-    kept_epoch_ : int
-        The epoch (numbered as in ``net.history``) whose weights the net has
-        after training: the last one, unless an earlier one was restored.
+    l1_state_dict_ : dict or None
+        ``net.module_``'s state at the end of the ℓ1 phase, before the refit
+        (None without a refit).
     penalized_params_, layer_sizes_, layer_n_nonzero_, n_nonzero_, \
 layer_sparsity_, sparsity_
         As in :class:`ProximalL1`, for the returned net. ``net.history``
-        also records ``"alpha"`` (λ of the epoch's last step, a list for
-        per-layer targets) after every epoch.
+        also records ``"alpha"`` (λ of the epoch, a list for per-layer
+        targets; 0 while pruning by magnitude and during the refit).
 
     Notes
     -----
-    The schedule follows ``net.max_epochs``: training for another number of
-    epochs (``fit(..., epochs=n)``) or stopping early (``EarlyStopping``)
-    shortens or skips the later phases. Every ``partial_fit`` call starts the
-    schedule again from the current weights.
+    The schedule follows ``net.max_epochs``; training for another number of
+    epochs (``fit(..., epochs=n)``) shortens or stretches it. Every fit or
+    ``partial_fit`` call starts the schedule again from the current weights.
 
     Examples
     --------
@@ -457,30 +451,30 @@ layer_sparsity_, sparsity_
     ...     callbacks=[("ts", TargetSparsity(0.9))],
     ... ).fit(X, y)
     >>> ts = dict(net.callbacks_)["ts"]
-    >>> ts.target_reached_, abs(ts.sparsity_ - 0.9) <= 0.01
-    (True, True)
+    >>> ts.target_reached_, int(ts.n_nonzero_), int(ts.target_n_nonzero_[0])
+    (True, 35, 35)
     """
 
-    _transient = ("_metric", "_deadband", "_kept")
+    _transient = ("_metric", "_schedule")
 
     def __init__(
         self,
         target_sparsity=0.9,
         *,
         params=None,
-        controller_fraction=0.5,
-        ramp_fraction=0.6,
-        sparsity_tol=0.01,
+        refit=True,
+        sparsity_tol=0.02,
+        tol=1e-4,
+        n_iter_no_change=10,
     ):
         self.target_sparsity = target_sparsity
         self.params = params
-        self.controller_fraction = controller_fraction
-        self.ramp_fraction = ramp_fraction
+        self.refit = refit
         self.sparsity_tol = sparsity_tol
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
 
-    # --------------------------------------------------------------- set-up
-
-    def _check_params(self):
+    def _check_params(self, net):
         check_fractions("target_sparsity", self.target_sparsity)
         if np.ndim(self.target_sparsity) > 1:
             raise ValueError(
@@ -488,167 +482,102 @@ layer_sparsity_, sparsity_
                 f"fraction per penalized tensor, got shape "
                 f"{np.shape(self.target_sparsity)}."
             )
-        for name, low_ok, high_ok in [
-            ("controller_fraction", False, True),
-            ("ramp_fraction", True, True),
-            ("sparsity_tol", False, False),
-        ]:
-            value = getattr(self, name)
-            ok = isinstance(value, Real) and not isinstance(value, bool)
-            ok = ok and (0 <= value if low_ok else 0 < value)
-            ok = ok and (value <= 1 if high_ok else value < 1)
-            if not ok:
-                interval = f"{'[' if low_ok else '('}0, 1{']' if high_ok else ')'}"
-                raise ValueError(f"{name} must be in {interval}, got {value!r}.")
-
-    def on_train_begin(self, net, X=None, y=None, **kwargs):
-        self._check_params()
+        tol_ok = isinstance(self.sparsity_tol, Real) and 0 < self.sparsity_tol < 1
+        if not tol_ok:
+            raise ValueError(
+                f"sparsity_tol must be in (0, 1), got {self.sparsity_tol!r}."
+            )
         n_epochs = net.max_epochs
         if not isinstance(n_epochs, Integral) or n_epochs < 1:
             raise ValueError(
                 f"net.max_epochs must be a positive int, got {n_epochs!r}."
             )
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self._check_params(net)
         super().on_train_begin(net, X=X, y=y, **kwargs)
         # Raises a ValueError naming the expected length for a wrong sequence.
         targets, groups = target_nonzeros(self.target_sparsity, self.layer_sizes_)
         self.target_n_nonzero_ = targets
         self._groups = groups
-        self._group_sizes = group_counts(self.layer_sizes_, groups)
-        n_tensors = len(self.layer_sizes_)
-        # ramp_steps is set at the first epoch, when the batches are known.
-        self._controller = QuantileController(
-            groups, targets, n_tensors, group_sizes=self._group_sizes
+        self._schedule = Schedule(
+            groups,
+            targets,
+            count_tol=self.sparsity_tol,
+            max_epochs=net.max_epochs,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            refit=bool(self.refit),
+            adaptive=True,
         )
-        # Half the tolerance, as online_search: λ rests once close enough.
-        self._deadband = DeadbandController(
-            self._metric.weights, groups, targets, self.sparsity_tol / 2
-        )
-        self._steer_epochs = max(1, round(self.controller_fraction * n_epochs))
-        # The ramp ends before the last steered epoch, whose λ is averaged.
-        self._ramp_epochs = min(
-            round(self.ramp_fraction * self._steer_epochs), self._steer_epochs - 1
-        )
-        self._last_epoch = n_epochs - 1
-        self._epoch = 0
-        self._steering = True
-        self._correct_last = False
-        self._group_lambdas = None  # λ after steering, one per group
-        self._last_lambdas = [0.0] * n_tensors
-        self._path = []  # (group λ, group nonzeros) of each epoch after steering
-        self._kept = None  # (epoch, group λ, module state) within tolerance
-
-    # --------------------------------------------------------------- epochs
+        self._started = False
+        self.l1_state_dict_ = None
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        epoch = self._epoch
-        if epoch == 0 and self._ramp_epochs > 0:
-            steps = _steps_per_epoch(net, dataset_train)
-            self._controller.ramp_steps = self._ramp_epochs * steps
-        correcting = epoch == self._last_epoch and self._correct_last
-        self._steering = epoch < self._steer_epochs or correcting
-        if epoch == self._steer_epochs - 1 or correcting:
-            # λ is averaged over one whole epoch at the final target.
-            self._controller.reset_average()
-        elif epoch > self._steer_epochs:
-            lambdas = self._deadband(self._layer_lambdas(self._group_lambdas))
-            self._group_lambdas = [lambdas[g[0]] for g in self._groups]
+        steps = _steps_per_epoch(net, dataset_train)
+        if not self._started:
+            self._schedule.start(self._metric.weights, steps)
+            self._started = True
+        self._schedule.begin_epoch(steps)
 
     def _step_lambdas(self):
-        if self._steering:
-            self._last_lambdas = self._controller(self._metric)
-        else:
-            self._last_lambdas = self._layer_lambdas(self._group_lambdas)
-        return self._last_lambdas
+        return self._schedule.step_lambdas(self._metric)
+
+    def _step_masks(self):
+        return self._schedule.masks
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        epoch = self._epoch
-        self._epoch += 1
-        if epoch >= self._steer_epochs - 1 and self._steering:
-            self._group_lambdas = self._controller_group_lambdas()
-        if epoch >= self._steer_epochs:
-            within = self._record_epoch(net, epoch)
-            # The last epoch corrects a net found outside the tolerance (if
-            # at least one fixed-λ epoch precedes it, to measure that).
-            self._correct_last = epoch == self._last_epoch - 1 and not within
+        schedule = self._schedule
+        in_l1 = schedule.phase == "l1"
+        last = net.history[-1]
+        loss = last.get("valid_loss", last.get("train_loss", np.nan))
+        action = schedule.end_epoch(float(loss), self._metric.weights)
         super().on_epoch_end(net, dataset_train, dataset_valid, **kwargs)
-        lambdas = [self._last_lambdas[g[0]] for g in self._groups]
-        net.history.record("alpha", lambdas if len(lambdas) > 1 else lambdas[0])
-
-    # ------------------------------------------------------------------ end
-
-    def _record_epoch(self, net, epoch):
-        """Record λ and the counts after a post-steering epoch; keep a copy of
-        the net when it is within tolerance. True when it is."""
-        nonzeros = group_counts(count_nonzero(self._metric.weights), self._groups)
-        self._path.append((list(self._group_lambdas), nonzeros))
-        within = within_tolerance(nonzeros, self.target_n_nonzero_, self.sparsity_tol)
-        if within:
+        lambdas = schedule.alpha if in_l1 and schedule.alpha is not None else None
+        shown = (
+            [0.0] * len(self._groups)
+            if lambdas is None
+            else [lambdas[g[0]] for g in self._groups]
+        )
+        net.history.record("alpha", shown if len(shown) > 1 else shown[0])
+        if action == "refit":
             state = net.module_.state_dict()
-            state = {key: value.detach().clone() for key, value in state.items()}
-            self._kept = (epoch, list(self._group_lambdas), state)
-        return within
+            self.l1_state_dict_ = {k: v.detach().clone() for k, v in state.items()}
+            for optimizer in {id(o): o for o, _ in self._metric.param_groups}.values():
+                optimizer.state.clear()  # a fresh learning-rate schedule
+        elif action == "stop":
+            raise KeyboardInterrupt  # skorch ends training, as EarlyStopping does
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
-        group_lambdas = self._group_lambdas
-        if group_lambdas is None:  # stopped while steering
-            group_lambdas = self._controller_group_lambdas()
-        self.corrected_ = self._steering and self._epoch > self._steer_epochs
-        self.kept_epoch_ = len(net.history)
-        final = count_nonzero(self._metric.weights)
-        if self._kept is not None and not self._within_tolerance(final):
-            # The last epoch drifted out of tolerance: take back the latest
-            # net within it, the longest-trained one that meets the target.
-            epoch, group_lambdas, state = self._kept
-            net.module_.load_state_dict(state)
-            self.kept_epoch_ = len(net.history) - (self._epoch - 1 - epoch)
-        self._kept = None
         super().on_train_end(net, X=X, y=y, **kwargs)
-        self._set_results(self._layer_lambdas(group_lambdas))
+        schedule = self._schedule
+        lambdas = schedule.alpha if schedule.alpha is not None else [np.nan]
+        per_layer = np.ndim(self.target_sparsity) == 1
+        self.alpha_ = (
+            np.asarray(lambdas, dtype=float) if per_layer else float(lambdas[0])
+        )
+        n_groups = len(self._groups)
+        sizes = group_counts(self.layer_sizes_, self._groups)
+        path_lambdas = [lam for lam, _ in schedule.path]
+        path_nonzeros = [k for _, k in schedule.path]
+        self.alphas_ = np.asarray(path_lambdas, dtype=float).reshape(-1, n_groups)
+        nonzeros = np.asarray(path_nonzeros, dtype=float).reshape(-1, n_groups)
+        self.sparsities_ = 1.0 - nonzeros / sizes
+        final = group_counts(self.layer_n_nonzero_, self._groups)
+        self.target_reached_ = within_tolerance(
+            final, self.target_n_nonzero_, self.sparsity_tol
+        )
         if not self.target_reached_:
-            nonzeros = group_counts(self.layer_n_nonzero_, self._groups)
-            errors = count_errors(nonzeros, self.target_n_nonzero_)
             warnings.warn(
                 f"TargetSparsity: target_sparsity={self.target_sparsity} was "
                 f"missed by more than sparsity_tol={self.sparsity_tol}: the net "
-                f"kept has {nonzeros.tolist()} nonzero weights for targets "
-                f"{self.target_n_nonzero_.tolist()} (relative error "
-                f"{np.round(errors, 4).tolist()}; sparsity "
-                f"{np.round(1 - nonzeros / self._group_sizes, 4).tolist()}) after "
-                f"{self._epoch} epochs, {self._steer_epochs} of them steering λ. "
-                "Train for more epochs (net.max_epochs), or widen sparsity_tol.",
+                f"has {final.tolist()} nonzero weights for targets "
+                f"{self.target_n_nonzero_.tolist()} after {schedule.epoch} "
+                f"epochs, in its {schedule.phase} phase. Train for more epochs "
+                "(net.max_epochs), or widen sparsity_tol.",
                 ConvergenceWarning,
                 stacklevel=2,
             )
-
-    def _layer_lambdas(self, group_lambdas):
-        lambdas = [0.0] * len(self.layer_sizes_)
-        for group, lam in zip(self._groups, group_lambdas, strict=True):
-            for j in group:
-                lambdas[j] = float(lam)
-        return lambdas
-
-    def _controller_group_lambdas(self):
-        layer_lambdas = self._controller.average_lambdas
-        return [layer_lambdas[g[0]] for g in self._groups]
-
-    def _within_tolerance(self, layer_nonzeros):
-        nonzeros = group_counts(layer_nonzeros, self._groups)
-        return within_tolerance(nonzeros, self.target_n_nonzero_, self.sparsity_tol)
-
-    def _set_results(self, layer_lambdas):
-        per_layer = np.ndim(self.target_sparsity) == 1
-        self.alpha_ = (
-            np.asarray(layer_lambdas, dtype=float)
-            if per_layer
-            else float(layer_lambdas[0])
-        )
-        n_groups = len(self._groups)
-        alphas = [lambdas for lambdas, _ in self._path]
-        nonzeros = [counts for _, counts in self._path]
-        self.alphas_ = np.asarray(alphas, dtype=float).reshape(-1, n_groups)
-        nonzeros = np.asarray(nonzeros, dtype=float).reshape(-1, n_groups)
-        self.sparsities_ = 1.0 - nonzeros / self._group_sizes
-        self.target_reached_ = self._within_tolerance(self.layer_n_nonzero_)
 
 
 def _steps_per_epoch(net, dataset):

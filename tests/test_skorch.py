@@ -25,7 +25,8 @@ pytest.importorskip("skorch")
 from skorch import NeuralNetClassifier  # noqa: E402
 from skorch.callbacks import Callback, LRScheduler  # noqa: E402
 
-from sk_sparse_l1._prox import adam_step_sizes, soft_threshold  # noqa: E402
+from sk_sparse_l1._prox import adam_step_sizes, soft_threshold_  # noqa: E402
+from sk_sparse_l1._schedule import L1_END, RAMP_END  # noqa: E402
 from sk_sparse_l1.skorch import ProximalL1, TargetSparsity  # noqa: E402
 
 WEIGHTS = ["conv1.weight", "conv2.weight", "fc1.weight", "fc2.weight"]
@@ -107,6 +108,15 @@ def assert_counts_within_tolerance(ts, nonzeros):
     assert np.all(np.abs(np.asarray(nonzeros) - ts.target_n_nonzero_) <= allowed)
 
 
+def l1_epochs(net):
+    """Epochs (from 1) whose recorded λ is nonzero: the ℓ1 phase (λ is 0
+    while pruning by magnitude and during the refit)."""
+    alphas = np.asarray(net.history[:, "alpha"], dtype=float).reshape(
+        len(net.history), -1
+    )
+    return [e + 1 for e in np.flatnonzero(np.any(alphas > 0, axis=1))]
+
+
 def counted_nonzeros(net):
     params = dict(net.module_.named_parameters())
     return [int(torch.count_nonzero(params[name])) for name in WEIGHTS]
@@ -132,13 +142,68 @@ def test_global_target_reached(global_net, digits):
     # λ is a real penalty, not ~0 from units killed at initialization (what
     # pruning to the target at once, without the ramp, produces).
     assert ts.alpha_ > 1e-5
-    # One λ and sparsity per epoch after the 10 steering epochs.
-    assert ts.alphas_.shape == ts.sparsities_.shape == (10, 1)
-    assert len(global_net.history[:, "sparsity"]) == 20
-    assert ts.kept_epoch_ in (19, 20)
+    # 20 epochs: the ramp over 12, the ℓ1 phase to L1_END (at least one
+    # epoch), the refit.
+    assert len(global_net.history) == 20
+    ramp = round(RAMP_END * 20)
+    l1_end = max(ramp + 1, round(L1_END * 20))
+    assert l1_epochs(global_net) == list(range(ramp + 1, l1_end + 1))
+    assert ts.alphas_.shape == ts.sparsities_.shape == (l1_end - ramp, 1)
+    assert np.all(ts.alphas_ == ts.alpha_)
+    assert ts.alpha_ == global_net.history[l1_end - 1, "alpha"]
+    sparsity = global_net.history[:, "sparsity"]
+    assert all(a < b for a, b in zip(sparsity[:ramp], sparsity[1:ramp]))
     # The sparse net has not collapsed: it still classifies digits (chance is
-    # 0.1; the dense net fits 0.99 of them in these 20 epochs, this one 0.83).
-    assert (global_net.predict(digits[0]) == digits[1]).mean() > 0.7
+    # 0.1; the dense net fits 0.99 of them in these 20 epochs).
+    assert (global_net.predict(digits[0]) == digits[1]).mean() > 0.8
+
+
+def test_refit_trains_the_support_of_the_l1_net(global_net, digits):
+    """``l1_state_dict_`` is the net at the end of the ℓ1 phase; the refit
+    kept its zeros and changed its nonzero weights, with a fresh optimizer
+    state (Adam's step count restarted with the refit)."""
+    ts = callback(global_net, "ts")
+    refit_epochs = 20 - max(round(RAMP_END * 20) + 1, round(L1_END * 20))
+    batches = -(-len(digits[0]) // 128)
+    steps = {int(state["step"]) for state in global_net.optimizer_.state.values()}
+    assert steps == {refit_epochs * batches}
+    l1_state = ts.l1_state_dict_
+    final = dict(global_net.module_.named_parameters())
+    for name in WEIGHTS:
+        l1_weight, weight = l1_state[name], final[name].detach()
+        assert torch.equal(l1_weight != 0, weight != 0), name
+        assert not torch.equal(l1_weight, weight), name
+    l1_count = sum(int(torch.count_nonzero(l1_state[name])) for name in WEIGHTS)
+    assert_counts_within_tolerance(ts, [l1_count])
+
+
+def test_without_refit_the_l1_phase_runs_to_the_end(digits):
+    """λ is held through the ℓ1 phase (one λ, recorded every epoch), and
+    the last epoch ends on target."""
+    net = fit_seeded(make_net([("ts", TargetSparsity(0.8, refit=False))]), *digits)
+    ts = callback(net, "ts")
+    assert ts.target_reached_ and ts.l1_state_dict_ is None
+    assert_counts_within_tolerance(ts, [sum(counted_nonzeros(net))])
+    ramp = round(RAMP_END * 20)
+    assert l1_epochs(net) == list(range(ramp + 1, 21))
+    assert ts.alphas_.shape == (20 - ramp, 1)
+    assert np.all(ts.alphas_ == ts.alpha_)
+    assert net.history[:, "alpha"][ramp:] == [ts.alpha_] * (20 - ramp)
+    last_count = (1 - ts.sparsities_[-1, 0]) * sum(ts.layer_sizes_)
+    assert round(last_count) == ts.n_nonzero_
+
+
+def test_training_stops_when_the_last_phase_converges(digits):
+    """An improvement no epoch reaches (tol=10): every phase ends on the
+    stopping rule, and at the end of the last one the callback stops
+    skorch's loop, as EarlyStopping does."""
+    ts = TargetSparsity(0.8, tol=10.0, n_iter_no_change=1)
+    net = fit_seeded(make_net([("ts", ts)], max_epochs=20), *digits)
+    ts = callback(net, "ts")
+    assert len(net.history) < 20
+    assert ts._schedule.phase == "refit" and ts._schedule.converged
+    assert ts.target_reached_
+    assert_counts_within_tolerance(ts, [sum(counted_nonzeros(net))])
 
 
 def test_per_layer_targets_reached(digits):
@@ -151,21 +216,23 @@ def test_per_layer_targets_reached(digits):
         ts.target_n_nonzero_, np.round((1 - np.array(targets)) * sizes)
     )
     assert_counts_within_tolerance(ts, counted_nonzeros(net))
-    np.testing.assert_allclose(ts.layer_sparsity_, targets, atol=0.01)
-    assert ts.alpha_.shape == (4,)
-    assert np.all(ts.alpha_ > 0)
+    assert ts.layer_n_nonzero_.tolist() == counted_nonzeros(net)
+    assert ts.alpha_.shape == (4,) and ts.alphas_.shape[1] == 4
+    assert np.all(ts.alpha_ > 0) and len(set(ts.alpha_)) == 4  # one λ each
 
 
 def test_missed_target_warns(digits):
-    # One epoch after steering leaves no room for the final correction, and
-    # a tolerance this tight is missed: a ConvergenceWarning says so.
-    ts = TargetSparsity(0.8, controller_fraction=0.5, sparsity_tol=1e-6)
-    net = make_net([("ts", ts)], max_epochs=2)
+    # fit(..., epochs=2) stops the 20-epoch schedule in its pruning ramp:
+    # the target is missed and a ConvergenceWarning says so.
+    net = make_net([("ts", TargetSparsity(0.8))], max_epochs=20)
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        with pytest.warns(ConvergenceWarning, match="sparsity_tol=1e-06"):
-            net.fit(*digits)
-    assert not callback(net, "ts").target_reached_
+        with pytest.warns(ConvergenceWarning, match="in its prune phase"):
+            net.fit(*digits, epochs=2)
+    ts = callback(net, "ts")
+    assert not ts.target_reached_ and len(net.history) == 2
+    assert ts.n_nonzero_ > 2 * ts.target_n_nonzero_[0]
+    assert np.isnan(ts.alpha_) and ts.alphas_.shape == (0, 1)
 
 
 # ------------------------------------------------------------ the proximal step
@@ -215,7 +282,7 @@ class _CheckProx(Callback):
                 )
             else:
                 d = self.before.lr
-            expected = soft_threshold(stepped, self.alpha * d)
+            expected = soft_threshold_(stepped.clone(), self.alpha * d)
             torch.testing.assert_close(p.detach(), expected, rtol=0, atol=1e-7)
         self.n_checked += 1
 
@@ -338,7 +405,7 @@ def test_unsupported_optimizer_is_refused_before_training(
         (ProximalL1(-1.0), "non-negative"),
         (TargetSparsity([0.5, 0.5]), "expected 4 values"),
         (TargetSparsity(1.5), "target_sparsity"),
-        (TargetSparsity(0.5, controller_fraction=0), "controller_fraction"),
+        (TargetSparsity(0.5, sparsity_tol=0), r"sparsity_tol must be in \(0, 1\)"),
         (ProximalL1(0.1, params=["fc3.weight"]), "fc3.weight"),
     ],
 )
@@ -378,9 +445,10 @@ def test_clone_keeps_only_parameters(global_net):
         == {
             "target_sparsity": 0.8,
             "params": None,
-            "controller_fraction": 0.5,
-            "ramp_fraction": 0.6,
-            "sparsity_tol": 0.01,
+            "refit": True,
+            "sparsity_tol": 0.02,
+            "tol": 1e-4,
+            "n_iter_no_change": 10,
         }
     )
     assert not hasattr(cloned, "sparsity_")
@@ -392,13 +460,16 @@ def test_clone_keeps_only_parameters(global_net):
 
 
 def test_grid_search_over_target_sparsity(digits):
-    def achieved_sparsity(net, X, y):
-        return callback(net, "ts").sparsity_
+    """Each candidate's fits end on their own target count: the score is
+    the number of nonzero weights, checked against each target."""
+
+    def nonzeros(net, X, y):
+        return callback(net, "ts").n_nonzero_
 
     search = GridSearchCV(
         make_net([("ts", TargetSparsity(0.5))], max_epochs=6),
         {"callbacks__ts__target_sparsity": [0.5, 0.8]},
-        scoring=achieved_sparsity,
+        scoring=nonzeros,
         cv=2,
         refit=False,
     )
@@ -406,9 +477,8 @@ def test_grid_search_over_target_sparsity(digits):
     with torch.random.fork_rng():
         torch.manual_seed(0)
         search.fit(X[:800], y[:800])
-    np.testing.assert_allclose(
-        search.cv_results_["split0_test_score"], [0.5, 0.8], atol=0.01
-    )
-    np.testing.assert_allclose(
-        search.cv_results_["split1_test_score"], [0.5, 0.8], atol=0.01
-    )
+    n_weights = 54 + 648 + 1536 + 320  # conv1, conv2, fc1, fc2
+    for split in ("split0_test_score", "split1_test_score"):
+        for target, count in zip([0.5, 0.8], search.cv_results_[split]):
+            expected = round((1 - target) * n_weights)
+            assert abs(count - expected) <= max(0.02 * expected, 1), (split, target)
