@@ -11,9 +11,14 @@ Quick build without executing the gallery (what tests/test_docs.py runs):
 Nothing is downloaded at build time: intersphinx is not enabled, so names in
 the example code link to this site's API pages only. The gallery examples run
 inside the Sphinx process, with one torch thread (see below).
+
+The benchmarks page shows plots that benchmarks/report.py writes to
+benchmarks/results/; until a plot exists, its image is replaced by a note
+(see _missing_images), so that the page builds before the benchmarks ran.
 """
 
 import importlib
+import re
 import warnings
 from pathlib import Path
 
@@ -49,19 +54,10 @@ templates_path = ["_templates"]
 html_static_path = ["_static"]
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints"]
 
-# Markdown pages are written by several people. index.rst lists them all; the
-# ones in OPTIONAL_PAGES that do not exist yet are dropped from its toctree,
-# and any other top-level page is appended to it, by _complete_toctree below.
-# (A toctree glob per page would do the first job, but Sphinx warns about a
-# glob that matches nothing and, up to at least 9.1, ignores
-# suppress_warnings = ["toc.empty_glob"]: sphinx-doc/sphinx#14625.)
-OPTIONAL_PAGES = [
-    "skorch",
-    "sparse_prediction",
-    "alternatives",
-    "reliability",
-    "benchmarks",
-]
+# Markdown pages are written by several people: any top-level page that
+# index.rst does not list is inserted before the gallery's entry by
+# _complete_toctree below, so that the -W build does not fail on a page
+# added without its toctree entry.
 
 # -- API reference -----------------------------------------------------------
 
@@ -73,23 +69,29 @@ autodoc_typehints = "none"  # the numpydoc sections state the types
 numpydoc_show_class_members = False
 numpydoc_xref_param_type = False
 
-# sk_sparse_l1.skorch needs the optional dependency skorch (and is edited
-# independently of the rest). Its reference is built only when it imports;
-# otherwise api.rst's section between the "skorch-api" markers is replaced by
-# a note, and its autosummary entries are mocked and their stubs excluded so
-# that the missing module costs no warning.
-try:
-    importlib.import_module("sk_sparse_l1.skorch")
-except Exception as exc:  # any failure, not only a missing skorch
-    SKORCH_IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
-    warnings.warn(
-        f"sk_sparse_l1.skorch is left out of the API reference: {SKORCH_IMPORT_ERROR}",
-        stacklevel=1,
-    )
-    autosummary_mock_imports = ["sk_sparse_l1.skorch"]
-    exclude_patterns.append("gen_modules/sk_sparse_l1.skorch.*")
-else:
-    SKORCH_IMPORT_ERROR = None
+# sk_sparse_l1.skorch and sk_sparse_l1.onnx need optional dependencies
+# (skorch; skl2onnx and onnx). The reference of each is built only when it
+# imports; otherwise api.rst's section between its "<name>-api" markers is
+# replaced by a note, and its autosummary entries are mocked and their stubs
+# excluded, so that the missing module costs no warning.
+OPTIONAL_MODULES = {
+    "skorch": ("sk_sparse_l1.skorch", "sk_sparse_l1[skorch]"),
+    "onnx": ("sk_sparse_l1.onnx", "sk_sparse_l1[onnx]"),
+}
+OPTIONAL_IMPORT_ERRORS = {}
+autosummary_mock_imports = []
+for _key, (_module, _extra) in OPTIONAL_MODULES.items():
+    try:
+        importlib.import_module(_module)
+    except Exception as exc:  # any failure, not only a missing dependency
+        OPTIONAL_IMPORT_ERRORS[_key] = f"{type(exc).__name__}: {exc}"
+        warnings.warn(
+            f"{_module} is left out of the API reference: "
+            f"{OPTIONAL_IMPORT_ERRORS[_key]}",
+            stacklevel=1,
+        )
+        autosummary_mock_imports.append(_module)
+        exclude_patterns.append(f"gen_modules/{_module}.*")
 
 # -- Markdown pages (myst-parser) --------------------------------------------
 
@@ -138,21 +140,46 @@ html_show_sourcelink = False
 # -- Hooks -------------------------------------------------------------------
 
 
-def _drop_skorch_api(app, docname, source):
-    """Replace the skorch section of api.rst when the module does not import."""
-    if docname != "api" or SKORCH_IMPORT_ERROR is None:
+def _drop_optional_api(app, docname, source):
+    """Replace the section of api.rst of an optional module that does not
+    import by a note saying why."""
+    if docname != "api":
         return
-    start, end = ".. skorch-api-start", ".. skorch-api-end"
-    text = source[0]
-    head, _, rest = text.partition(start)
-    _, _, tail = rest.partition(end)
-    note = (
-        ".. note::\n\n"
-        "   ``sk_sparse_l1.skorch`` could not be imported when this page was "
-        "built\n   (``pip install sk_sparse_l1[skorch]``):\n\n"
-        f"   ``{SKORCH_IMPORT_ERROR}``\n"
-    )
-    source[0] = head + note + tail
+    for key, error in OPTIONAL_IMPORT_ERRORS.items():
+        module, extra = OPTIONAL_MODULES[key]
+        start, end = f".. {key}-api-start", f".. {key}-api-end"
+        text = source[0]
+        head, _, rest = text.partition(start)
+        _, _, tail = rest.partition(end)
+        note = (
+            ".. note::\n\n"
+            f"   ``{module}`` could not be imported when this page was built\n"
+            f'   (``pip install "{extra}"``):\n\n'
+            f"   ``{error}``\n"
+        )
+        source[0] = head + note + tail
+
+
+# ![alt](path) in a Markdown page, where path is relative to the page.
+_MARKDOWN_IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
+
+
+def _missing_images(app, docname, source):
+    """Replace the Markdown images whose file does not exist by a note: the
+    benchmark plots exist only once their scripts and benchmarks/report.py
+    have run, and a missing image would fail the -W build."""
+
+    def replace(match):
+        alt, target = match.groups()
+        if "://" in target:
+            return match.group(0)
+        path = (DOCS / docname).parent / target
+        if path.is_file():
+            return match.group(0)
+        return f"*(Plot not generated yet: {alt}. It is written to `{target}`.)*"
+
+    if (DOCS / f"{docname}.md").is_file():
+        source[0] = _MARKDOWN_IMAGE.sub(replace, source[0])
 
 
 def _page_names():
@@ -166,19 +193,13 @@ def _page_names():
 
 
 def _complete_toctree(app, docname, source):
-    """Fit index.rst's toctree to the pages that exist: drop the entries of
-    OPTIONAL_PAGES not written yet, and insert any other top-level page that
-    no entry names before the gallery's entry."""
+    """Insert any top-level page that no toctree entry of index.rst names
+    before the gallery's entry."""
     if docname != root_doc:
         return
     existing = _page_names()
     lines = source[0].splitlines(keepends=True)
     entries = {line.strip() for line in lines}
-    lines = [
-        line
-        for line in lines
-        if line.strip() not in OPTIONAL_PAGES or line.strip() in existing
-    ]
     anchor = "   auto_examples/index\n"
     if anchor not in lines:
         raise ValueError(f"{root_doc}: no toctree entry {anchor.strip()!r}")
@@ -201,6 +222,7 @@ def _skip_sklearn_methods(app, what, name, obj, skip, options):
 
 
 def setup(app):
-    app.connect("source-read", _drop_skorch_api)
+    app.connect("source-read", _drop_optional_api)
     app.connect("source-read", _complete_toctree)
+    app.connect("source-read", _missing_images)
     app.connect("autodoc-skip-member", _skip_sklearn_methods)
