@@ -16,7 +16,6 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import (
@@ -26,13 +25,24 @@ from sklearn.utils.validation import (
 )
 
 from sk_sparse_l1 import _fitted
-from sk_sparse_l1._data import TrainingData, dense_chunks
+from sk_sparse_l1._data import (
+    TrainingData,
+    predict_raw,
+    resolve_device,
+    split_validation,
+    weights_averaging_one,
+)
 from sk_sparse_l1._network import Network, build_mlp, layer_widths, linear_layers
 from sk_sparse_l1._optim import make_optimizer
+from sk_sparse_l1._params import (
+    check_alpha,
+    check_hidden_layer_sizes,
+    check_target_sparsity,
+)
 from sk_sparse_l1._progress import EpochProgress
 from sk_sparse_l1._schedule import L1_END, FixedAlpha, TargetSparsity
 from sk_sparse_l1._search import paper_search
-from sk_sparse_l1._targets import check_fractions, target_nonzeros
+from sk_sparse_l1._targets import target_nonzeros
 from sk_sparse_l1._trainer import Trainer
 from sk_sparse_l1._training import non_finite_error, torch_threads
 from sk_sparse_l1.sparse import prefer_sparse, sparse_forward
@@ -62,15 +72,6 @@ def _unchanged_on_failure(fit):
             raise
 
     return wrapper
-
-
-def resolve_device(device):
-    """'auto' → 'cuda' when available, else 'cpu'."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was requested but CUDA is not available.")
-    return device
 
 
 class BaseSparseL1(BaseEstimator):
@@ -219,10 +220,11 @@ class BaseSparseL1(BaseEstimator):
         )
         target = self._encode_target(y, first_pass, incremental, classes)
         sample_weight = self._combined_sample_weight(X, y, sample_weight)
-        widths = [X.shape[1], *self._check_hidden_layer_sizes(), target.shape[1]]
+        widths = [X.shape[1], *check_hidden_layer_sizes(self.hidden_layer_sizes)]
+        widths.append(target.shape[1])
         weight_counts = [a * b for a, b in zip(widths[:-1], widths[1:])]
-        self._check_target_sparsity(weight_counts)
-        alphas = self._check_alpha(len(widths) - 1)
+        check_target_sparsity(self.target_sparsity, weight_counts)
+        alphas = check_alpha(self.alpha, len(widths) - 1)
 
         device = resolve_device(self.device)
         dtype = torch.float64 if X.dtype == np.float64 else torch.float32
@@ -335,48 +337,6 @@ class BaseSparseL1(BaseEstimator):
             return alphas is None
         return bool(self.refit) and (alphas is None or any(a > 0 for a in alphas))
 
-    # ----------------------------------------------------------- validation
-
-    def _check_hidden_layer_sizes(self):
-        sizes = self.hidden_layer_sizes
-        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
-        if not all(isinstance(s, Integral) and s > 0 for s in sizes):
-            raise ValueError(
-                "hidden_layer_sizes must be positive integers, got "
-                f"{self.hidden_layer_sizes!r}."
-            )
-        return [int(s) for s in sizes]
-
-    def _check_alpha(self, n_layers):
-        if isinstance(self.alpha, str):
-            return "auto"
-        if np.ndim(self.alpha) == 0:
-            return [float(self.alpha)] * n_layers
-        alphas = np.asarray(self.alpha, dtype=float)
-        if alphas.ndim != 1 or alphas.shape[0] != n_layers:
-            raise ValueError(
-                f"alpha must be a float or one value per weight layer: expected "
-                f"{n_layers} values, got {np.shape(self.alpha)}."
-            )
-        if not np.all(np.isfinite(alphas)) or np.any(alphas < 0):
-            raise ValueError(
-                f"alpha must be finite and non-negative, got {self.alpha!r}."
-            )
-        return alphas.tolist()
-
-    def _check_target_sparsity(self, weight_counts):
-        if self.target_sparsity is None:
-            return
-        check_fractions("target_sparsity", self.target_sparsity)
-        if np.ndim(self.target_sparsity) > 1:
-            raise ValueError(
-                "target_sparsity must be a float or a 1-D sequence with one "
-                "fraction per weight layer, got shape "
-                f"{np.shape(self.target_sparsity)}."
-            )
-        # Raises a ValueError naming the expected length for a wrong sequence.
-        target_nonzeros(self.target_sparsity, weight_counts)
-
     def _targets(self, weight_counts):
         if self.target_sparsity is None:
             return None, None
@@ -389,16 +349,7 @@ class BaseSparseL1(BaseEstimator):
             weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
-        weight = self._apply_class_weight(y, weight)
-        if weight is None:
-            return None
-        total = weight.sum()
-        if total <= 0:
-            raise ValueError(
-                "sample_weight sums to zero: at least one sample "
-                "must have a positive weight."
-            )
-        return weight * (weight.shape[0] / total)
+        return weights_averaging_one(self._apply_class_weight(y, weight))
 
     def _apply_class_weight(self, y, weight):
         return weight
@@ -453,23 +404,15 @@ class BaseSparseL1(BaseEstimator):
         if not self.early_stopping:
             return (X, target, sample_weight), None
         stratify = y if self._is_classifier_task() and y.ndim == 1 else None
-        arrays = [X, y, target] + ([sample_weight] if sample_weight is not None else [])
-        parts = train_test_split(
-            *arrays,
-            test_size=self.validation_fraction,
-            random_state=random_state,
+        return split_validation(
+            X,
+            y,
+            target,
+            sample_weight,
+            fraction=self.validation_fraction,
             stratify=stratify,
+            random_state=random_state,
         )
-        if parts[1].shape[0] < 2:
-            raise ValueError(
-                "The validation set is too small. Increase 'validation_fraction' "
-                "or the size of your dataset."
-            )
-        weight = weight_val = None
-        if sample_weight is not None:
-            weight, weight_val = parts[6], parts[7]
-            weight = weight * (len(weight) / weight.sum())
-        return (parts[0], parts[4], weight), (parts[1], parts[3], weight_val)
 
     def _validation_scorer(self, network, validation):
         if validation is None:
@@ -477,7 +420,7 @@ class BaseSparseL1(BaseEstimator):
         X_val, y_val, weight_val = validation
 
         def score():
-            raw = self._forward(network, X_val)
+            raw = predict_raw(network, X_val)
             if not np.isfinite(raw).all():
                 # The metric would fail first on the outputs of a network that
                 # diverged in the last step of the epoch.
@@ -485,16 +428,6 @@ class BaseSparseL1(BaseEstimator):
             return float(self._score_raw(raw, y_val, weight_val))
 
         return score
-
-    def _forward(self, network, X):
-        """Raw outputs of ``network`` for ``X`` (dense or sparse) as numpy."""
-        weight = network.weights[0]
-        with torch.no_grad():
-            parts = [
-                network.forward(chunk).cpu().numpy()
-                for chunk in dense_chunks(X, None, weight.dtype, weight.device)
-            ]
-        return np.concatenate(parts) if len(parts) != 1 else parts[0]
 
     def _raw_predict(self, X):
         """Raw network outputs for ``X``, in the dtype the network trained in.
@@ -516,7 +449,7 @@ class BaseSparseL1(BaseEstimator):
                 self.sparse_coefs_, self.intercepts_, self.activation, X
             )
         network = Network(linear_layers(self.module_), self.activation, None)
-        return self._forward(network, X)
+        return predict_raw(network, X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -11,10 +11,34 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 import torch
+from sklearn.model_selection import train_test_split
 
 # A sparse batch is densified at most this many values at a time (32 MiB in
 # float64); a full batch of a large sparse matrix is processed in chunks.
 MAX_DENSE_VALUES = 2**22
+
+
+def resolve_device(device):
+    """'auto' → 'cuda' when available, else 'cpu'."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was requested but CUDA is not available.")
+    return device
+
+
+def weights_averaging_one(weight):
+    """Sample weights scaled to average 1 (so that a minibatch mean estimates
+    the weighted mean loss), or None for unit weights."""
+    if weight is None:
+        return None
+    total = weight.sum()
+    if total <= 0:
+        raise ValueError(
+            "sample_weight sums to zero: at least one sample "
+            "must have a positive weight."
+        )
+    return weight * (weight.shape[0] / total)
 
 
 def as_tensor(array, dtype, device):
@@ -103,3 +127,38 @@ class TrainingData:
             weight = weight[rows]
         chunks = dense_chunks(self.X, rows, self.dtype, self.device)
         return chunks, target, weight
+
+
+def split_validation(X, y, target, sample_weight, *, fraction, stratify, random_state):
+    """Hold out ``fraction`` of the rows for early stopping.
+
+    Returns the training arrays ``(X, target, sample_weight)``, the sample
+    weights rescaled to average 1, and the validation arrays
+    ``(X, y, sample_weight)``.
+    """
+    arrays = [X, y, target] + ([sample_weight] if sample_weight is not None else [])
+    parts = train_test_split(
+        *arrays, test_size=fraction, random_state=random_state, stratify=stratify
+    )
+    if parts[1].shape[0] < 2:
+        raise ValueError(
+            "The validation set is too small. Increase 'validation_fraction' "
+            "or the size of your dataset."
+        )
+    weight = weight_val = None
+    if sample_weight is not None:
+        weight, weight_val = parts[6], parts[7]
+        weight = weight * (len(weight) / weight.sum())
+    return (parts[0], parts[4], weight), (parts[1], parts[3], weight_val)
+
+
+def predict_raw(network, X):
+    """Raw outputs of ``network`` for ``X`` (dense or sparse) as numpy, a
+    chunk of rows at a time for sparse ``X``."""
+    weight = network.weights[0]
+    with torch.no_grad():
+        parts = [
+            network.forward(chunk).cpu().numpy()
+            for chunk in dense_chunks(X, None, weight.dtype, weight.device)
+        ]
+    return np.concatenate(parts) if len(parts) != 1 else parts[0]

@@ -25,14 +25,14 @@ def check_fractions(name, value):
             )
 
 
-def target_nonzeros(target_sparsity, layer_sizes):
+def target_nonzeros(target_sparsity, weight_counts):
     """Nonzero counts ``T = round((1 − s) · n)`` and the layers of each group.
 
     Parameters
     ----------
     target_sparsity : float or sequence of float
         A global fraction of zero weights, or one fraction per weight layer.
-    layer_sizes : sequence of int
+    weight_counts : sequence of int
         Number of penalized weights in each layer.
 
     Returns
@@ -41,19 +41,19 @@ def target_nonzeros(target_sparsity, layer_sizes):
     groups : list of list of int
         The layer indices of each group.
     """
-    layer_sizes = [int(n) for n in layer_sizes]
+    weight_counts = [int(n) for n in weight_counts]
     if np.ndim(target_sparsity) == 0:
-        groups = [list(range(len(layer_sizes)))]
+        groups = [list(range(len(weight_counts)))]
         fractions = [float(target_sparsity)]
     else:
         fractions = [float(s) for s in target_sparsity]
-        if len(fractions) != len(layer_sizes):
+        if len(fractions) != len(weight_counts):
             raise ValueError(
                 f"target_sparsity has one entry per weight layer: expected "
-                f"{len(layer_sizes)} values, got {len(fractions)}."
+                f"{len(weight_counts)} values, got {len(fractions)}."
             )
-        groups = [[j] for j in range(len(layer_sizes))]
-    sizes = [sum(layer_sizes[j] for j in group) for group in groups]
+        groups = [[j] for j in range(len(weight_counts))]
+    sizes = [sum(weight_counts[j] for j in group) for group in groups]
     targets = np.array(
         [round((1.0 - s) * n) for s, n in zip(fractions, sizes)], dtype=np.int64
     )
@@ -63,13 +63,6 @@ def target_nonzeros(target_sparsity, layer_sizes):
 def group_counts(layer_counts, groups):
     """Sum per-layer counts into per-group counts."""
     return np.array([sum(layer_counts[j] for j in group) for group in groups])
-
-
-def count_errors(nonzeros, targets):
-    """Relative error ``(nonzeros − T) / max(T, 1)`` of each group's count."""
-    nonzeros = np.asarray(nonzeros, dtype=float)
-    targets = np.asarray(targets, dtype=float)
-    return (nonzeros - targets) / np.maximum(targets, 1.0)
 
 
 def within_tolerance(nonzeros, targets, tol):

@@ -35,8 +35,12 @@ except ImportError as exc:
         "pip install sk_sparse_l1[skorch]"
     ) from exc
 
-from sk_sparse_l1._network import count_nonzero, default_penalized_parameters
-from sk_sparse_l1._prox import adam_step_sizes, soft_threshold_
+from sk_sparse_l1._network import count_nonzero
+from sk_sparse_l1._optimizer_metric import (
+    OptimizerMetric,
+    find_param_groups,
+    penalized_parameters,
+)
 from sk_sparse_l1._schedule import TargetSparsity as Schedule
 from sk_sparse_l1._targets import (
     check_fractions,
@@ -46,159 +50,6 @@ from sk_sparse_l1._targets import (
 )
 
 __all__ = ["ProximalL1", "TargetSparsity"]
-
-
-# --------------------------------------------------------------------------
-# The optimizer's metric
-
-
-def _describe_group(group, keys):
-    return ", ".join(f"{key}={group[key]!r}" for key in keys if key in group)
-
-
-def _check_param_group(optimizer, group, name):
-    """Raise a ValueError unless ``group`` of ``optimizer`` is a configuration
-    whose per-coordinate step size is known (see :class:`ProximalL1`)."""
-    kind = type(optimizer).__name__
-    problems = []
-    if group.get("maximize", False):
-        problems.append("maximize=True")
-    if group.get("weight_decay", 0) != 0:
-        # Coupled or decoupled (AdamW), weight decay adds an ℓ2 shrinkage the
-        # objective does not have, to the biases of the group too.
-        problems.append(f"weight_decay={group['weight_decay']!r}")
-    if isinstance(optimizer, torch.optim.SGD):
-        if group.get("momentum", 0) != 0:
-            problems.append(f"momentum={group['momentum']!r}")
-        keys = ("lr", "momentum", "weight_decay")
-    elif isinstance(optimizer, torch.optim.Adam):  # AdamW is a subclass
-        if group.get("amsgrad", False):
-            problems.append("amsgrad=True")
-        keys = ("lr", "betas", "eps", "weight_decay", "amsgrad")
-    else:
-        raise ValueError(
-            f"The proximal ℓ1 step needs the step size the optimizer applies to "
-            f"each weight, known for torch.optim.SGD without momentum and "
-            f"torch.optim.Adam; got {kind} for parameter {name!r}. Use "
-            f"optimizer=torch.optim.SGD (optimizer__momentum=0) or "
-            f"optimizer=torch.optim.Adam."
-        )
-    if problems:
-        raise ValueError(
-            f"The proximal ℓ1 step supports torch.optim.SGD with momentum=0 and "
-            f"torch.optim.Adam with weight_decay=0 and amsgrad=False; parameter "
-            f"{name!r} is optimized by {kind}({_describe_group(group, keys)}), "
-            f"which has {', '.join(problems)}. Momentum and AMSGrad change the "
-            f"step a coordinate takes, so thresholding at λ times the step size "
-            f"no longer has the ℓ1 optimality conditions as fixed points; "
-            f"weight decay adds an ℓ2 penalty, biases included. Set these to "
-            f"their defaults (e.g. optimizer__momentum=0, "
-            f"optimizer__weight_decay=0)."
-        )
-
-
-def _find_param_groups(net, weights, names):
-    """The optimizer and parameter group that update each tensor of
-    ``weights``; raises a ValueError if one is not optimized or the
-    optimizer is not supported."""
-    located = {}
-    for attr in getattr(net, "_optimizers", ["optimizer"]):
-        optimizer = getattr(net, attr + "_", None)
-        if optimizer is None:
-            continue
-        for group in optimizer.param_groups:
-            for p in group["params"]:
-                located[id(p)] = (optimizer, group)
-    found = []
-    for w, name in zip(weights, names, strict=True):
-        if id(w) not in located:
-            raise ValueError(
-                f"Parameter {name!r} is penalized but no optimizer of the net "
-                f"updates it: include it in the optimizer or leave it out of "
-                f"`params`."
-            )
-        optimizer, group = located[id(w)]
-        _check_param_group(optimizer, group, name)
-        found.append(located[id(w)])
-    return found
-
-
-class _OptimizerMetric:
-    """The penalized tensors of a net and the step sizes its optimizer applied.
-
-    Offers the ``weights`` / ``step_sizes()`` interface of
-    :mod:`sk_sparse_l1._optim` that :class:`QuantileController` reads, and the
-    proximal map taken in the same metric. Learning rates are read before the
-    optimizer step (:meth:`record_learning_rates`), so that a scheduler that
-    changes them after the step, in its own ``on_batch_end``, does not change
-    the threshold of the step just taken.
-    """
-
-    def __init__(self, parameters, param_groups):
-        self.parameters = parameters
-        # Detached views share storage: in-place thresholding writes through.
-        self.weights = [p.detach() for p in parameters]
-        self.param_groups = param_groups
-        self._lrs = None
-
-    def record_learning_rates(self):
-        self._lrs = [float(group["lr"]) for _, group in self.param_groups]
-
-    def step_sizes(self):
-        lrs = self._lrs
-        if lrs is None:  # a train_step that does not notify on_grad_computed
-            lrs = [float(group["lr"]) for _, group in self.param_groups]
-        sizes = []
-        for p, (optimizer, group), lr in zip(
-            self.parameters, self.param_groups, lrs, strict=True
-        ):
-            if p.grad is None:
-                # The optimizer skipped this tensor: no step, no shrinkage.
-                sizes.append(0.0)
-            elif isinstance(optimizer, torch.optim.Adam):
-                state = optimizer.state[p]
-                sizes.append(
-                    adam_step_sizes(
-                        state["exp_avg_sq"],
-                        float(state["step"]),
-                        lr,
-                        group["betas"][1],
-                        group["eps"],
-                    )
-                )
-            else:
-                sizes.append(lr)
-        return sizes
-
-    def prox_(self, lambdas):
-        for w, lam, d in zip(self.weights, lambdas, self.step_sizes(), strict=True):
-            if isinstance(lam, torch.Tensor) or lam > 0:
-                soft_threshold_(w, lam * d)
-        self._lrs = None  # used once: the next step records its own
-
-
-def _penalized_parameters(net, params):
-    """Names and tensors of the penalized parameters of ``net.module_``."""
-    named = dict(net.module_.named_parameters())
-    if params is None:
-        weights = default_penalized_parameters(net.module_)
-        name_of = {id(p): name for name, p in named.items()}
-        names = [name_of[id(w)] for w in weights]
-    else:
-        names = [params] if isinstance(params, str) else list(params)
-        unknown = [name for name in names if name not in named]
-        if unknown:
-            raise ValueError(
-                f"params must name parameters of net.module_: {unknown} are "
-                f"not among its parameters {sorted(named)}."
-            )
-        weights = [named[name] for name in names]
-    if not weights:
-        raise ValueError(
-            "No parameter to penalize: net.module_ has no Linear or Conv layer; "
-            "name the tensors to penalize with `params`."
-        )
-    return names, weights
 
 
 # --------------------------------------------------------------------------
@@ -218,11 +69,11 @@ class _ProximalCallback(Callback):
         return BaseEstimator._get_param_names.__func__(cls)
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
-        names, parameters = _penalized_parameters(net, self.params)
-        groups = _find_param_groups(net, parameters, names)
-        self._metric = _OptimizerMetric(parameters, groups)
+        names, parameters = penalized_parameters(net, self.params)
+        groups = find_param_groups(net, parameters, names)
+        self._metric = OptimizerMetric(parameters, groups)
         self.penalized_params_ = names
-        self.layer_sizes_ = np.array([p.numel() for p in parameters])
+        self.tensor_sizes_ = np.array([p.numel() for p in parameters])
 
     def on_grad_computed(
         self, net, named_parameters, X=None, y=None, training=None, **kwargs
@@ -249,8 +100,8 @@ class _ProximalCallback(Callback):
         counts = np.array(count_nonzero(self._metric.weights))
         self.layer_n_nonzero_ = counts
         self.n_nonzero_ = int(counts.sum())
-        self.layer_sparsity_ = 1.0 - counts / self.layer_sizes_
-        self.sparsity_ = 1.0 - self.n_nonzero_ / int(self.layer_sizes_.sum())
+        self.layer_sparsity_ = 1.0 - counts / self.tensor_sizes_
+        self.sparsity_ = 1.0 - self.n_nonzero_ / int(self.tensor_sizes_.sum())
 
     def _step_lambdas(self):
         raise NotImplementedError
@@ -322,7 +173,7 @@ class ProximalL1(_ProximalCallback):
     ----------
     penalized_params_ : list of str
         Names of the penalized tensors.
-    layer_sizes_ : ndarray of int
+    tensor_sizes_ : ndarray of int
         Number of entries of each penalized tensor.
     layer_n_nonzero_ : ndarray of int
         Nonzero entries of each penalized tensor at the last epoch's end.
@@ -423,7 +274,7 @@ class TargetSparsity(_ProximalCallback):
     l1_state_dict_ : dict or None
         ``net.module_``'s state at the end of the ℓ1 phase, before the refit
         (None without a refit).
-    penalized_params_, layer_sizes_, layer_n_nonzero_, n_nonzero_, \
+    penalized_params_, tensor_sizes_, layer_n_nonzero_, n_nonzero_, \
 layer_sparsity_, sparsity_
         As in :class:`ProximalL1`, for the returned net. ``net.history``
         also records ``"alpha"`` (λ of the epoch, a list for per-layer
@@ -497,7 +348,7 @@ layer_sparsity_, sparsity_
         self._check_params(net)
         super().on_train_begin(net, X=X, y=y, **kwargs)
         # Raises a ValueError naming the expected length for a wrong sequence.
-        targets, groups = target_nonzeros(self.target_sparsity, self.layer_sizes_)
+        targets, groups = target_nonzeros(self.target_sparsity, self.tensor_sizes_)
         self.target_n_nonzero_ = targets
         self._groups = groups
         self._schedule = Schedule(
@@ -557,7 +408,7 @@ layer_sparsity_, sparsity_
             np.asarray(lambdas, dtype=float) if per_layer else float(lambdas[0])
         )
         n_groups = len(self._groups)
-        sizes = group_counts(self.layer_sizes_, self._groups)
+        sizes = group_counts(self.tensor_sizes_, self._groups)
         path_lambdas = [lam for lam, _ in schedule.path]
         path_nonzeros = [k for _, k in schedule.path]
         self.alphas_ = np.asarray(path_lambdas, dtype=float).reshape(-1, n_groups)

@@ -134,7 +134,7 @@ def test_global_target_reached(global_net, digits):
     ts = callback(global_net, "ts")
     assert ts.penalized_params_ == WEIGHTS
     assert ts.target_reached_
-    assert ts.target_n_nonzero_.tolist() == [round(0.2 * sum(ts.layer_sizes_))]
+    assert ts.target_n_nonzero_.tolist() == [round(0.2 * sum(ts.tensor_sizes_))]
     assert_counts_within_tolerance(ts, [sum(counted_nonzeros(global_net))])
     # The recorded counts are those of the returned module.
     assert ts.layer_n_nonzero_.tolist() == counted_nonzeros(global_net)
@@ -189,7 +189,7 @@ def test_without_refit_the_l1_phase_runs_to_the_end(digits):
     assert ts.alphas_.shape == (20 - ramp, 1)
     assert np.all(ts.alphas_ == ts.alpha_)
     assert net.history[:, "alpha"][ramp:] == [ts.alpha_] * (20 - ramp)
-    last_count = (1 - ts.sparsities_[-1, 0]) * sum(ts.layer_sizes_)
+    last_count = (1 - ts.sparsities_[-1, 0]) * sum(ts.tensor_sizes_)
     assert round(last_count) == ts.n_nonzero_
 
 
@@ -211,7 +211,7 @@ def test_per_layer_targets_reached(digits):
     net = fit_seeded(make_net([("ts", TargetSparsity(targets))]), *digits)
     ts = callback(net, "ts")
     assert ts.target_reached_
-    sizes = ts.layer_sizes_
+    sizes = ts.tensor_sizes_
     np.testing.assert_array_equal(
         ts.target_n_nonzero_, np.round((1 - np.array(targets)) * sizes)
     )
