@@ -231,10 +231,21 @@ n_features_in_, feature_names_in_, n_layers_, n_outputs_
             self.classes_ = self._label_binarizer.classes_
         else:
             self._check_continued_classes(y, incremental)
-        return self._label_binarizer.transform(y).astype(np.float64)
+        return self._binarize(y)
+
+    def _binarize(self, y):
+        """``LabelBinarizer.transform``, for labels already checked to be in
+        ``classes_`` (it would check the target type again, a cost that
+        partial_fit pays on every chunk)."""
+        if y.ndim == 2:
+            return y.astype(np.float64)
+        codes = np.searchsorted(self.classes_, y)
+        if len(self.classes_) <= 2:
+            return (codes == 1).astype(np.float64).reshape(-1, 1)
+        return np.eye(len(self.classes_))[codes]
 
     def _check_continued_classes(self, y, incremental):
-        classes = unique_labels(y)
+        classes = unique_labels(y) if y.ndim == 2 else np.unique(y)
         if not incremental:  # warm_start
             if set(classes) != set(self.classes_):
                 raise ValueError(
