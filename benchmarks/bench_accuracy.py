@@ -245,6 +245,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--data", nargs="+", choices=DATASETS, default=DATASETS)
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=METHODS)
+    parser.add_argument("--out", default="accuracy", help="results/<OUT>.csv")
     args = parser.parse_args()
     datasets, targets, seeds, epochs = args.data, TARGETS, args.seeds, args.epochs
     if args.quick:
@@ -256,7 +257,7 @@ def main():
         args.methods = [m for m in args.methods if m != "lassonet"]
     warnings.simplefilter("ignore", ConvergenceWarning)  # the budget is fixed
 
-    with Results("accuracy" + "_quick" * args.quick) as results, threads(1):
+    with Results(args.out + "_quick" * args.quick) as results, threads(1):
         for name in datasets:
             data = load(name)
             for seed in range(seeds):

@@ -249,7 +249,7 @@ class BaseSparseL1(BaseEstimator):
             self.loss_curve_, self.validation_scores_ = [], None
             self.t_ = 0
         with torch_threads(self.n_threads):
-            if alphas == "auto":
+            if alphas == "auto" and self.target_sparsity is None:
                 alphas = self._auto_alpha(trainer, first_pass, len(widths) - 1)
             schedule, search = self._run(
                 trainer, alphas, weight_counts, first_pass, incremental
