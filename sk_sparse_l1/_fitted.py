@@ -17,12 +17,10 @@ _STACKLEVEL = 7
 
 
 def _arrays(tensors, transpose):
-    return [
-        t.detach().cpu().numpy().T.copy()
-        if transpose
-        else t.detach().cpu().numpy().copy()
-        for t in tensors
-    ]
+    """Numpy copies of ``tensors`` (transposed: ``nn.Linear`` stores weights
+    as (fan_out, fan_in), scikit-learn's ``coefs_`` as (fan_in, fan_out))."""
+    arrays = [t.detach().cpu().numpy() for t in tensors]
+    return [(a.T if transpose else a).copy() for a in arrays]
 
 
 def set_fitted_state(
