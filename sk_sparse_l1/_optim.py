@@ -9,8 +9,6 @@ controllers use that gap to choose λ from the post-step weights.
 
 import torch
 
-from sk_sparse_l1._prox import soft_threshold_
-
 
 class ProximalSGD:
     """Plain proximal SGD: ``w ← S_{lr·λ}(w − lr·∇L)`` (no momentum).
@@ -36,10 +34,40 @@ class ProximalSGD:
 
     def prox_(self, lambdas):
         """Soft-threshold each weight matrix at ``λ_j · d``; ``λ_j`` is a
-        float or a 0-dim tensor (left on the device: no host copy)."""
-        for w, lam, d in zip(self.weights, lambdas, self.step_sizes()):
-            if isinstance(lam, torch.Tensor) or lam > 0:
-                soft_threshold_(w, lam * d)
+        float or a 0-dim tensor (left on the device: no host copy).
+
+        All the layers with a penalty go through one ``torch._foreach_*``
+        call per operation: the layers of tabular models are small, and a
+        kernel launch per layer and operation was a large part of a step.
+        """
+        active = [
+            j
+            for j, lam in enumerate(lambdas)
+            if isinstance(lam, torch.Tensor) or lam > 0
+        ]
+        if not active:
+            return
+        weights = [self.weights[j] for j in active]
+        shrunk = torch._foreach_abs(weights)
+        torch._foreach_sub_(
+            shrunk, self._thresholds([lambdas[j] for j in active], active)
+        )
+        torch._foreach_clamp_min_(shrunk, 0.0)
+        torch._foreach_sign_(weights)
+        torch._foreach_mul_(weights, shrunk)
+
+    def _thresholds(self, lambdas, layers):
+        """``λ_j · d`` for the given layers: scalars for plain SGD."""
+        scaled = [lam * self.lr for lam in lambdas]
+        tensors = [t for t in scaled if isinstance(t, torch.Tensor)]
+        if not tensors:
+            return scaled
+        # One _foreach_ call takes all scalars or all tensors; a float is
+        # filled into a tensor on the device (no host copy).
+        return [
+            t if isinstance(t, torch.Tensor) else torch.full_like(tensors[0], t)
+            for t in scaled
+        ]
 
     def state_dict(self):
         """What a later call needs to continue where this one stopped."""
@@ -86,6 +114,15 @@ class ProximalAdam(ProximalSGD):
 
     def step_sizes(self):
         return [self.lr / denom for denom in self._weight_denoms]
+
+    def _thresholds(self, lambdas, layers):
+        """``λ_j · d`` for the given layers, ``d = lr / (√v̂ + ε)`` per
+        coordinate."""
+        sizes = self.step_sizes()
+        sizes = [sizes[j] for j in layers]
+        if all(isinstance(lam, torch.Tensor) for lam in lambdas):
+            return torch._foreach_mul(sizes, lambdas)
+        return [d * lam for d, lam in zip(sizes, lambdas)]
 
     def state_dict(self):
         return {

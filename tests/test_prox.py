@@ -71,3 +71,35 @@ def test_threshold_keeping_with_ties_keeps_at_most_n_keep():
     for n_keep, survivors in [(1, 1), (2, 1), (3, 1), (4, 4), (5, 5), (6, 5)]:
         tau = threshold_keeping(scores, n_keep)
         assert int((scores > tau).sum()) == survivors, n_keep
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("tensor_layers", [(), (0, 1, 2), (0,)])
+def test_optimizer_prox_equals_soft_threshold_per_layer(solver, tensor_layers):
+    """The proximal map of the optimizers, taken over all layers at once, is
+    bitwise the soft-thresholding of each layer at ``λ_j · d``; a layer with
+    λ = 0 is left alone."""
+    from sk_sparse_l1._optim import make_optimizer
+
+    g = torch.Generator().manual_seed(0)
+    shapes = [(4, 3), (5, 4), (1, 5)]
+    weights = [torch.randn(s, dtype=torch.float64, generator=g) for s in shapes]
+    biases = [torch.randn(s[0], dtype=torch.float64, generator=g) for s in shapes]
+    opt = make_optimizer(solver, weights, biases, lr=0.05)
+    opt.step(
+        [torch.randn(s, dtype=torch.float64, generator=g) for s in shapes],
+        [torch.randn(s[0], dtype=torch.float64, generator=g) for s in shapes],
+    )
+    lambdas = [12.0, 0.0, 30.0]
+    lambdas = [  # floats, 0-dim tensors, or a mix of both
+        torch.tensor(lam, dtype=torch.float64) if j in tensor_layers else lam
+        for j, lam in enumerate(lambdas)
+    ]
+    expected = [w.clone() for w in weights]
+    for w, lam, d in zip(expected, lambdas, opt.step_sizes()):
+        if float(lam) > 0:
+            soft_threshold_(w, lam * d)
+    opt.prox_(lambdas)
+    for w, e in zip(weights, expected):
+        assert torch.equal(w, e)
+    assert int((weights[0] == 0).sum()) > 0  # the test thresholds something
