@@ -8,7 +8,6 @@ prediction) live in the subclasses, and the fitted state is written by
 """
 
 import copy
-import functools
 import time
 from numbers import Integral, Real
 
@@ -50,28 +49,6 @@ from sk_sparse_l1.sparse import prefer_sparse, sparse_forward
 # alpha="auto": λ is this fraction of the mean gradient magnitude of the
 # weights of the initial network (see the user guide for how it was chosen).
 AUTO_ALPHA_FACTOR = 0.05
-
-
-def _unchanged_on_failure(fit):
-    """Make a failed ``fit`` leave the estimator as it was before the call.
-
-    ``validate_data`` sets ``n_features_in_`` before anything can fail;
-    without this, a failed first fit looks fitted to ``check_is_fitted``,
-    and a failed refit mixes the new ``n_features_in_`` with the previous
-    network.
-    """
-
-    @functools.wraps(fit)
-    def wrapper(self, *args, **kwargs):
-        state = dict(self.__dict__)
-        try:
-            return fit(self, *args, **kwargs)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(state)
-            raise
-
-    return wrapper
 
 
 class BaseSparseL1(BaseEstimator):
@@ -173,7 +150,7 @@ class BaseSparseL1(BaseEstimator):
     # ------------------------------------------------------------------ fit
 
     @_fit_context(prefer_skip_nested_validation=True)
-    @_unchanged_on_failure
+    @_fitted.unchanged_on_failure
     def fit(self, X, y, sample_weight=None):
         """Fit the network to ``X`` and ``y`` with proximal ℓ1 training.
 

@@ -15,7 +15,8 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import column_or_1d
 
-from sk_sparse_l1._base import BaseSparseL1, _unchanged_on_failure
+from sk_sparse_l1._base import BaseSparseL1
+from sk_sparse_l1._fitted import unchanged_on_failure
 
 
 class SparseL1Classifier(ClassifierMixin, BaseSparseL1):
@@ -285,7 +286,7 @@ n_features_in_, feature_names_in_, n_layers_, n_outputs_
         return self.classes_[(raw[:, 0] > 0).astype(int)]
 
     @_fit_context(prefer_skip_nested_validation=True)
-    @_unchanged_on_failure
+    @unchanged_on_failure
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Train for one epoch on ``X`` and ``y``, continuing the last fit.
 

@@ -2,6 +2,7 @@
 weights, sparsity, the λ found, scikit-learn's training attributes and the
 warnings that judge the whole fit."""
 
+import functools
 import warnings
 
 import numpy as np
@@ -11,9 +12,31 @@ from sk_sparse_l1._network import count_nonzero
 from sk_sparse_l1._targets import group_counts, within_tolerance
 from sk_sparse_l1.sparse import to_csr
 
-# _warn, set_fitted_state, _fit, fit, then the wrappers of _unchanged_on_failure
+# _warn, set_fitted_state, _fit, fit, then the wrappers of unchanged_on_failure
 # and _fit_context: the warning points at the caller of fit.
 _STACKLEVEL = 7
+
+
+def unchanged_on_failure(fit):
+    """Make a failed ``fit`` leave the estimator as it was before the call.
+
+    ``validate_data`` sets ``n_features_in_`` before anything can fail;
+    without this, a failed first fit looks fitted to ``check_is_fitted``,
+    and a failed refit mixes the new ``n_features_in_`` with the previous
+    network.
+    """
+
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        state = dict(self.__dict__)
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(state)
+            raise
+
+    return wrapper
 
 
 def _arrays(tensors, transpose):

@@ -4,7 +4,8 @@ import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 
-from sk_sparse_l1._base import BaseSparseL1, _unchanged_on_failure
+from sk_sparse_l1._base import BaseSparseL1
+from sk_sparse_l1._fitted import unchanged_on_failure
 
 
 class SparseL1Regressor(RegressorMixin, BaseSparseL1):
@@ -202,7 +203,7 @@ class SparseL1Regressor(RegressorMixin, BaseSparseL1):
         return r2_score(y, raw.reshape(y.shape), sample_weight=sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    @_unchanged_on_failure
+    @unchanged_on_failure
     def partial_fit(self, X, y, sample_weight=None):
         """Train for one epoch on ``X`` and ``y``, continuing the last fit.
 
