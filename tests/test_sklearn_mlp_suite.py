@@ -20,9 +20,9 @@ Rules of the port:
 - A test mixing a genuine difference with other checks is split into
   ``test_<original>_<part>``, with the original code, data and assertions;
   only the part with the difference is xfailed.
-- A test using lbfgs only incidentally is kept as xfail (lbfgs) and gets a
-  sibling ``test_<original>_adam`` (or ``_sgd``) running the same assertions
-  with our solver. Any changed epoch count, learning rate or tolerance is
+- A test using lbfgs only incidentally is parametrized over the solver:
+  lbfgs xfailed, and adam (or sgd) running the same assertions with our
+  solver. Any changed epoch count, learning rate or tolerance is
   commented with the original value, the new one and why.
 - Where only an error message's wording differs, the original is xfailed
   and a sibling (``_error_type``, ``_error``) checks the same error without
@@ -76,6 +76,8 @@ from sk_sparse_l1._training import NonFiniteLossError
 
 # Reasons of the expected failures: one per genuine difference of method.
 LBFGS = "genuine difference: no 'lbfgs' solver (we have 'sgd' and 'adam' only)"
+# The lbfgs case of a test parametrized over the solver.
+LBFGS_PARAM = pytest.param("lbfgs", marks=pytest.mark.xfail(strict=True, reason=LBFGS))
 LBFGS_ACCURACY = (
     "genuine difference: no 'lbfgs' solver, and the test asserts lbfgs-level "
     "accuracy; it also passes `shuffle` (we always shuffle)"
@@ -522,32 +524,26 @@ def test_multilabel_classification_early_stopping():
     mlp.fit(X, y).predict(X)
 
 
-@pytest.mark.xfail(strict=True, reason=LBFGS)
-def test_multioutput_regression():
+@pytest.mark.parametrize(
+    "solver_params",
+    [
+        pytest.param(
+            {"solver": "lbfgs"}, marks=pytest.mark.xfail(strict=True, reason=LBFGS)
+        ),
+        # Our default solver. learning_rate_init: the default 1e-3 (the
+        # original sets none; lbfgs has no learning rate), now 1e-2. With one
+        # minibatch per epoch, 200 adam steps at 1e-3 reach R^2 = 0.37
+        # (sklearn's own adam: 0.17), far from lbfgs's > 0.9; at 1e-2 they
+        # reach 0.99 (0.96-0.99 over seeds 0-4, with and without refit).
+        {"solver": "adam", "learning_rate_init": 1e-2},
+    ],
+    ids=["lbfgs", "adam"],
+)
+def test_multioutput_regression(solver_params):
     # Test that multi-output regression works as expected
     X, y = make_regression(n_samples=200, n_targets=5, random_state=11)
     mlp = SparseL1Regressor(
-        solver="lbfgs", hidden_layer_sizes=50, max_iter=200, tol=1e-2, random_state=1
-    )
-    mlp.fit(X, y)
-    assert mlp.score(X, y) > 0.9
-
-
-def test_multioutput_regression_adam():
-    # test_multioutput_regression with our default solver instead of lbfgs.
-    # learning_rate_init: the default 1e-3 (the original sets none; lbfgs
-    # has no learning rate), now 1e-2. With one minibatch per epoch, 200 adam
-    # steps at 1e-3 reach R^2 = 0.37 (sklearn's own adam: 0.17), far from
-    # lbfgs's > 0.9; at 1e-2 they reach 0.99 (0.96-0.99 over seeds 0-4, with
-    # and without refit).
-    X, y = make_regression(n_samples=200, n_targets=5, random_state=11)
-    mlp = SparseL1Regressor(
-        solver="adam",
-        hidden_layer_sizes=50,
-        max_iter=200,
-        tol=1e-2,
-        random_state=1,
-        learning_rate_init=1e-2,
+        **solver_params, hidden_layer_sizes=50, max_iter=200, tol=1e-2, random_state=1
     )
     mlp.fit(X, y)
     assert mlp.score(X, y) > 0.9
@@ -784,8 +780,24 @@ def test_predict_proba_multiclass():
     assert_allclose(y_log_proba, np.log(y_proba))
 
 
-@pytest.mark.xfail(strict=True, reason=LBFGS)
-def test_predict_proba_multilabel():
+@pytest.mark.parametrize(
+    "solver_params",
+    [
+        pytest.param(
+            {"solver": "lbfgs"}, marks=pytest.mark.xfail(strict=True, reason=LBFGS)
+        ),
+        # Our default solver. learning_rate_init: the default 1e-3 (the
+        # original sets none; lbfgs has no learning rate), now 1e-2, because
+        # `y_proba > 0.5` must equal Y on every training label, which lbfgs
+        # achieves and adam at 1e-3 does not in 200 epochs (sklearn's own
+        # adam: exact match on 66% of the samples; a multilabel prototype of
+        # ours leaves 5-24 of the 250 labels wrong). At 1e-2 the prototype
+        # fits every label, seeds 0-2, with and without refit.
+        {"solver": "adam", "learning_rate_init": 1e-2},
+    ],
+    ids=["lbfgs", "adam"],
+)
+def test_predict_proba_multilabel(solver_params):
     # Test that predict_proba works as expected for multilabel.
     # Multilabel should not use softmax which makes probabilities sum to 1
     X, Y = make_multilabel_classification(
@@ -793,38 +805,7 @@ def test_predict_proba_multilabel():
     )
     n_samples, n_classes = Y.shape
 
-    clf = SparseL1Classifier(solver="lbfgs", hidden_layer_sizes=30, random_state=0)
-    clf.fit(X, Y)
-    y_proba = clf.predict_proba(X)
-
-    assert y_proba.shape == (n_samples, n_classes)
-    assert_array_equal(y_proba > 0.5, Y)
-
-    y_log_proba = clf.predict_log_proba(X)
-    proba_max = y_proba.argmax(axis=1)
-    proba_log_max = y_log_proba.argmax(axis=1)
-
-    assert (y_proba.sum(1) - 1).dot(y_proba.sum(1) - 1) > 1e-10
-    assert_array_equal(proba_max, proba_log_max)
-    assert_allclose(y_log_proba, np.log(y_proba))
-
-
-def test_predict_proba_multilabel_adam():
-    # test_predict_proba_multilabel with our default solver instead of lbfgs.
-    X, Y = make_multilabel_classification(
-        n_samples=50, random_state=0, return_indicator=True
-    )
-    n_samples, n_classes = Y.shape
-
-    # learning_rate_init: the default 1e-3 (the original sets none; lbfgs
-    # has no learning rate), now 1e-2, because `y_proba > 0.5` must equal Y
-    # on every training label, which lbfgs achieves and adam at 1e-3 does not
-    # in 200 epochs (sklearn's own adam: exact match on 66% of the samples; a
-    # multilabel prototype of ours leaves 5-24 of the 250 labels wrong). At
-    # 1e-2 the prototype fits every label, seeds 0-2, with and without refit.
-    clf = SparseL1Classifier(
-        solver="adam", hidden_layer_sizes=30, random_state=0, learning_rate_init=1e-2
-    )
+    clf = SparseL1Classifier(**solver_params, hidden_layer_sizes=30, random_state=0)
     clf.fit(X, Y)
     y_proba = clf.predict_proba(X)
 
@@ -883,31 +864,14 @@ def test_shuffle():
     assert not np.array_equal(mlp1.coefs_[0], mlp2.coefs_[0])
 
 
-@pytest.mark.xfail(strict=True, reason=LBFGS)
+@pytest.mark.parametrize("solver", [LBFGS_PARAM, "adam"])
 @pytest.mark.parametrize("csr_container", CSR_CONTAINERS)
-def test_sparse_matrices(csr_container):
+def test_sparse_matrices(csr_container, solver):
     # Test that sparse and dense input matrices output the same results.
     X = X_digits_binary[:50]
     y = y_digits_binary[:50]
     X_sparse = csr_container(X)
-    mlp = SparseL1Classifier(solver="lbfgs", hidden_layer_sizes=15, random_state=1)
-    mlp.fit(X, y)
-    pred1 = mlp.predict(X)
-    mlp.fit(X_sparse, y)
-    pred2 = mlp.predict(X_sparse)
-    assert_almost_equal(pred1, pred2)
-    pred1 = mlp.predict(X)
-    pred2 = mlp.predict(X_sparse)
-    assert_array_equal(pred1, pred2)
-
-
-@pytest.mark.parametrize("csr_container", CSR_CONTAINERS)
-def test_sparse_matrices_adam(csr_container):
-    # test_sparse_matrices with our default solver instead of lbfgs.
-    X = X_digits_binary[:50]
-    y = y_digits_binary[:50]
-    X_sparse = csr_container(X)
-    mlp = SparseL1Classifier(solver="adam", hidden_layer_sizes=15, random_state=1)
+    mlp = SparseL1Classifier(solver=solver, hidden_layer_sizes=15, random_state=1)
     mlp.fit(X, y)
     pred1 = mlp.predict(X)
     mlp.fit(X_sparse, y)
@@ -985,8 +949,8 @@ def test_adaptive_learning_rate():
     assert 1e-6 > clf._optimizer.learning_rate
 
 
-@pytest.mark.xfail(strict=True, reason=LBFGS)
-def test_warm_start():
+@pytest.mark.parametrize("solver", [LBFGS_PARAM, "adam"])
+def test_warm_start(solver):
     X = X_iris
     y = y_iris
 
@@ -998,7 +962,7 @@ def test_warm_start():
 
     # No error raised
     clf = SparseL1Classifier(
-        hidden_layer_sizes=2, solver="lbfgs", warm_start=True, random_state=42, tol=1e-2
+        hidden_layer_sizes=2, solver=solver, warm_start=True, random_state=42, tol=1e-2
     ).fit(X, y)
     clf.fit(X, y)
     clf.fit(X, y_3classes)
@@ -1006,43 +970,7 @@ def test_warm_start():
     for y_i in (y_2classes, y_3classes_alt, y_4classes, y_5classes):
         clf = SparseL1Classifier(
             hidden_layer_sizes=2,
-            solver="lbfgs",
-            warm_start=True,
-            random_state=42,
-            tol=1e-2,
-        ).fit(X, y)
-        message = (
-            "warm_start can only be used where `y` has the same "
-            "classes as in the previous call to fit."
-            " Previously got [0 1 2], `y` has %s" % np.unique(y_i)
-        )
-        with pytest.raises(ValueError, match=re.escape(message)):
-            clf.fit(X, y_i)
-
-
-def test_warm_start_adam():
-    # test_warm_start with our default solver instead of lbfgs (the test is
-    # about the class check of warm_start, not about the solver).
-    X = X_iris
-    y = y_iris
-
-    y_2classes = np.array([0] * 75 + [1] * 75)
-    y_3classes = np.array([0] * 40 + [1] * 40 + [2] * 70)
-    y_3classes_alt = np.array([0] * 50 + [1] * 50 + [3] * 50)
-    y_4classes = np.array([0] * 37 + [1] * 37 + [2] * 38 + [3] * 38)
-    y_5classes = np.array([0] * 30 + [1] * 30 + [2] * 30 + [3] * 30 + [4] * 30)
-
-    # No error raised
-    clf = SparseL1Classifier(
-        hidden_layer_sizes=2, solver="adam", warm_start=True, random_state=42, tol=1e-2
-    ).fit(X, y)
-    clf.fit(X, y)
-    clf.fit(X, y_3classes)
-
-    for y_i in (y_2classes, y_3classes_alt, y_4classes, y_5classes):
-        clf = SparseL1Classifier(
-            hidden_layer_sizes=2,
-            solver="adam",
+            solver=solver,
             warm_start=True,
             random_state=42,
             tol=1e-2,
@@ -1341,7 +1269,7 @@ def test_mlp_warm_start_with_early_stopping(MLPEstimator):
     [
         "sgd",
         "adam",
-        pytest.param("lbfgs", marks=pytest.mark.xfail(strict=True, reason=LBFGS)),
+        LBFGS_PARAM,
     ],
 )
 def test_mlp_warm_start_no_convergence(MLPEstimator, solver):

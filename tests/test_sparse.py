@@ -427,6 +427,20 @@ def test_fitted_sparse_coefs_are_the_csr_of_coefs(fitted_classifier):
         assert_array_equal(matrix.toarray(), W)
 
 
+def _raw_predict_forcing_path(monkeypatch, est, X, use_sparse):
+    """``est._raw_predict(X)`` with ``prefer_sparse`` forced to
+    ``use_sparse``, and whether the sparse forward pass ran."""
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return sparse_forward(*args, **kwargs)
+
+    monkeypatch.setattr(base_module, "prefer_sparse", lambda coefs, n: use_sparse)
+    monkeypatch.setattr(base_module, "sparse_forward", spy)
+    return est._raw_predict(X), bool(calls)
+
+
 @pytest.mark.parametrize("use_sparse", [True, False])
 def test_raw_predict_follows_prefer_sparse(monkeypatch, digits, use_sparse):
     X, y = digits
@@ -438,16 +452,8 @@ def test_raw_predict_follows_prefer_sparse(monkeypatch, digits, use_sparse):
         y,
     )
     dense_raw = _module_output(est, X)
-    calls = []
-
-    def spy(*args, **kwargs):
-        calls.append(1)
-        return sparse_forward(*args, **kwargs)
-
-    monkeypatch.setattr(base_module, "prefer_sparse", lambda coefs, n: use_sparse)
-    monkeypatch.setattr(base_module, "sparse_forward", spy)
-    raw = est._raw_predict(X)
-    assert bool(calls) == use_sparse
+    raw, used_sparse = _raw_predict_forcing_path(monkeypatch, est, X, use_sparse)
+    assert used_sparse == use_sparse
     assert raw.dtype == np.float64
     _assert_same_outputs(raw, dense_raw)
     proba = est.predict_proba(X)
@@ -474,16 +480,8 @@ def test_raw_predict_of_a_float32_network_stays_float32(
     assert {W.dtype for W in est.sparse_coefs_} == {np.dtype(np.float32)}
     dense_raw = _module_output(est, X32)
     assert dense_raw.dtype == np.float32
-    calls = []
-
-    def spy(*args, **kwargs):
-        calls.append(1)
-        return sparse_forward(*args, **kwargs)
-
-    monkeypatch.setattr(base_module, "prefer_sparse", lambda coefs, n: use_sparse)
-    monkeypatch.setattr(base_module, "sparse_forward", spy)
-    raw = est._raw_predict(X32)
-    assert bool(calls) == use_sparse
+    raw, used_sparse = _raw_predict_forcing_path(monkeypatch, est, X32, use_sparse)
+    assert used_sparse == use_sparse
     assert raw.dtype == np.float32
     _assert_same_outputs(raw, dense_raw, rtol=RTOL32)
     assert_array_equal(est.predict(X32), est.classes_[dense_raw.argmax(axis=1)])
