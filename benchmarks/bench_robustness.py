@@ -127,8 +127,7 @@ def run_cell(cell, search):
         alpha=";".join(f"{a:.4g}" for a in np.ravel(est.alpha_)),
         **timer.record(), fixed_seconds=round(fixed_timer.seconds, 6),
         cost_ratio=timer.seconds / fixed_timer.seconds, fixed_n_iter=fixed.n_iter_,
-        fixed_sparsity=1 - sum(map(np.count_nonzero, fixed.coefs_))
-        / sum(W.size for W in fixed.coefs_),
+        fixed_sparsity=fixed.sparsity_,
     )  # fmt: skip
 
 

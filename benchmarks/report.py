@@ -159,10 +159,6 @@ def accuracy(frame):
 
 
 def robustness(frame):
-    flag = lambda s: s.astype(str).str.lower() == "true"  # noqa: E731
-    for column in ("within_tol", "target_reached", "warned", "within_budget"):
-        frame[column] = flag(frame[column])
-
     def summary(g):
         return pd.Series({
             "cells": len(g),

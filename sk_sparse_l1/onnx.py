@@ -128,27 +128,15 @@ def output_activation(estimator):
     Returns
     -------
     activation : {'identity', 'logistic', 'softmax'}
-        ``out_activation_`` when the estimator has it; otherwise inferred as
-        its ``predict_proba`` computes it: identity for a regressor, the
-        logistic function of the single logit column of a binary classifier,
-        softmax over the columns of a multiclass one.
+        The estimator's ``out_activation_``: identity for a regressor, the
+        logistic function for a binary or multilabel classifier, softmax for
+        a multiclass one.
     """
-    activation = getattr(estimator, "out_activation_", None)
-    if activation is not None:
-        return activation
-    if not isinstance(estimator, SparseL1Classifier):
-        return "identity"
-    return "logistic" if estimator.n_outputs_ == 1 else "softmax"
+    return estimator.out_activation_
 
 
 def _is_multilabel(estimator):
-    # Independent sigmoids over several columns: one per label. A binary
-    # classifier has a single logit column.
-    return (
-        isinstance(estimator, SparseL1Classifier)
-        and output_activation(estimator) == "logistic"
-        and estimator.n_outputs_ > 1
-    )
+    return isinstance(estimator, SparseL1Classifier) and estimator._multilabel()
 
 
 def _compute_dtype(operator):
@@ -163,12 +151,6 @@ def _add_weights(scope, container, W, proto_dtype, sparse):
     """Add a weight matrix to the graph, sparse or dense; return its name."""
     name = scope.get_unique_variable_name("coefficient")
     if sparse:
-        if container.target_opset < _MIN_SPARSE_OPSET:
-            raise RuntimeError(
-                f"sparse_weights=True needs target_opset >= {_MIN_SPARSE_OPSET}, "
-                f"got {container.target_opset}: convert with a higher opset or "
-                "with the option sparse_weights=False."
-            )
         # skl2onnx stores a COO matrix as a Constant node holding a sparse
         # tensor: values and row-major flat indices of the nonzeros.
         container.add_initializer(name, proto_dtype, W.shape, coo_matrix(W))
@@ -205,6 +187,12 @@ def _forward(scope, container, operator):
     proto_dtype, dtype = _compute_dtype(operator)
     options = container.get_options(estimator, dict(sparse_weights=True))
     sparse = options["sparse_weights"]
+    if sparse and container.target_opset < _MIN_SPARSE_OPSET:
+        raise RuntimeError(
+            f"sparse_weights=True needs target_opset >= {_MIN_SPARSE_OPSET}, "
+            f"got {container.target_opset}: convert with a higher opset or "
+            "with the option sparse_weights=False."
+        )
     hidden, final = estimator.activation, output_activation(estimator)
     for name in (hidden, final):
         if name not in _ONNX_ACTIVATIONS:

@@ -38,6 +38,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from sk_sparse_l1._network import ACTIVATIONS, _activate
+
 # A block of activations of the widest layer is kept near this many values
 # (1 MiB in float64), inside a core's L2 cache (64 rows of 2048 units): beyond
 # the cache the sparse product slows down sharply.
@@ -49,8 +51,6 @@ _MAX_BLOCK_ROWS = 4096
 # ``benchmarks/bench_sparse_predict.py --calibrate`` (benchmarks page).
 MAX_DENSITY = 0.1
 MIN_DENSE_WORK = 5e8
-
-_ACTIVATIONS = {"identity", "relu", "tanh", "logistic"}
 
 
 def to_csr(coefs):
@@ -149,16 +149,6 @@ def prefer_sparse(coefs, n_rows):
     return nonzeros <= MAX_DENSITY * sizes and n_rows * sizes >= MIN_DENSE_WORK
 
 
-def _activate(h, activation):
-    """Apply a hidden-layer activation in place (as ``_network.forward``)."""
-    if activation == "relu":
-        h.clamp_(min=0)
-    elif activation == "tanh":
-        h.tanh_()
-    elif activation == "logistic":
-        h.sigmoid_()
-
-
 def _torch_csr(matrix, dtype):
     """A torch sparse CSR tensor on the index arrays of a scipy CSR array."""
     with warnings.catch_warnings():
@@ -228,9 +218,9 @@ def sparse_forward(
     array([[2.5],
            [0.5]])
     """
-    if activation not in _ACTIVATIONS:
+    if activation not in ACTIVATIONS:
         raise ValueError(
-            f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}."
+            f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}."
         )
     if len(csr_coefs) != len(intercepts) or not csr_coefs:
         raise ValueError(
