@@ -26,6 +26,7 @@ from sklearn.utils.validation import (
 from sk_sparse_l1 import _fitted
 from sk_sparse_l1._data import (
     TrainingData,
+    as_tensor,
     predict_raw,
     resolve_device,
     split_validation,
@@ -41,7 +42,7 @@ from sk_sparse_l1._params import (
 from sk_sparse_l1._progress import EpochProgress
 from sk_sparse_l1._schedule import L1_END, FixedAlpha, TargetSparsity
 from sk_sparse_l1._search import paper_search
-from sk_sparse_l1._targets import target_nonzeros
+from sk_sparse_l1._targets import group_counts, target_nonzeros
 from sk_sparse_l1._trainer import Trainer
 from sk_sparse_l1._training import non_finite_error, torch_threads
 from sk_sparse_l1.sparse import prefer_sparse, sparse_forward
@@ -215,7 +216,7 @@ class BaseSparseL1(BaseEstimator):
             network,
             data,
             make_optimizer=self._make_optimizer,
-            batch_size=self._batch_size(data.n_samples),
+            batch_size=self._batch_size(),
             generator=torch.Generator().manual_seed(seed),
             validation_score=self._validation_scorer(network, validation),
         )
@@ -279,7 +280,7 @@ class BaseSparseL1(BaseEstimator):
         targets, groups = self._targets(weight_counts)
         if targets is None:
             return FixedAlpha(alphas, refit=self._refits(alphas), **common)
-        sizes = [sum(weight_counts[j] for j in g) for g in groups]
+        sizes = group_counts(weight_counts, groups)
         if all(t >= n for t, n in zip(targets, sizes)):  # nothing to prune
             return FixedAlpha([0.0] * len(weight_counts), refit=False, **common)
         return TargetSparsity(
@@ -360,19 +361,18 @@ class BaseSparseL1(BaseEstimator):
             eps=self.epsilon,
         )
 
-    def _batch_size(self, n_samples):
-        if self.batch_size == "auto":
-            return min(200, n_samples)
-        return min(self.batch_size, n_samples)
+    def _batch_size(self):
+        """The requested batch size; the trainer caps it at the number of
+        samples."""
+        return 200 if self.batch_size == "auto" else self.batch_size
 
     def _auto_alpha(self, trainer, first_pass, n_layers):
         """``alpha="auto"``: a fraction of the mean gradient magnitude of the
         weights at the initial network (kept from the first fit when a fit
         continues)."""
-        if not first_pass and hasattr(self, "_auto_lambda"):
-            return [self._auto_lambda] * n_layers
-        gamma = np.concatenate([g.ravel() for g in trainer.gradient_magnitudes()])
-        self._auto_lambda = AUTO_ALPHA_FACTOR * float(gamma.mean())
+        if first_pass or not hasattr(self, "_auto_lambda"):
+            gamma = np.concatenate([g.ravel() for g in trainer.gradient_magnitudes()])
+            self._auto_lambda = AUTO_ALPHA_FACTOR * float(gamma.mean())
         return [self._auto_lambda] * n_layers
 
     def _split(self, X, y, target, sample_weight, random_state):
@@ -395,6 +395,9 @@ class BaseSparseL1(BaseEstimator):
         if validation is None:
             return None
         X_val, y_val, weight_val = validation
+        if not sp.issparse(X_val):  # on the device once, not every epoch
+            weight = network.weights[0]
+            X_val = as_tensor(X_val, weight.dtype, weight.device)
 
         def score():
             raw = predict_raw(network, X_val)

@@ -66,10 +66,13 @@ def dense_chunks(X, rows, dtype, device):
     if isinstance(X, torch.Tensor):
         yield X if rows is None else X[rows]
         return
-    index = np.arange(X.shape[0]) if rows is None else np.asarray(rows)
+    index = None if rows is None else np.asarray(rows)
+    n_rows = X.shape[0] if index is None else len(index)
     step = chunk_rows(X)
-    for start in range(0, len(index), step):
-        part = X[index[start : start + step]]
+    for start in range(0, n_rows, step):
+        stop = start + step
+        # All rows: a slice, not a copy (as_tensor copies only what it must).
+        part = X[start:stop] if index is None else X[index[start:stop]]
         part = part.toarray() if sp.issparse(part) else part
         yield as_tensor(part, dtype, device)
 
@@ -148,7 +151,7 @@ def split_validation(X, y, target, sample_weight, *, fraction, stratify, random_
     weight = weight_val = None
     if sample_weight is not None:
         weight, weight_val = parts[6], parts[7]
-        weight = weight * (len(weight) / weight.sum())
+        weight = weights_averaging_one(weight)
     return (parts[0], parts[4], weight), (parts[1], parts[3], weight_val)
 
 

@@ -91,7 +91,7 @@ def _set_lambda(est, schedule, search, weight_counts, layer_nonzeros):
     if est.target_sparsity is None:
         return
     targets, groups = est._targets(weight_counts)
-    sizes = np.asarray([sum(weight_counts[j] for j in g) for g in groups])
+    sizes = group_counts(weight_counts, groups)
     if search is not None:
         path_lambdas, path_nonzeros = search.lambdas, search.nonzeros
         est.n_search_rounds_ = search.n_rounds

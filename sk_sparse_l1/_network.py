@@ -199,10 +199,6 @@ class Network:
     def forward(self, X):
         return forward(self.linears, self.activation, X)
 
-    def l1_norms(self):
-        """``‖W_j‖₁`` of every layer, as floats."""
-        return [float(torch.sum(torch.abs(w))) for w in self.weights]
-
     def snapshot(self):
         return [p.detach().clone() for p in self.weights + self.biases]
 

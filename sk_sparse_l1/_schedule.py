@@ -71,7 +71,7 @@ class _Phases:
         self.last_objective = self.objective(loss, weights)
         monitored = self.last_objective if self.monitor_objective else loss
         if score is not None:
-            plateau = self.stopping.update_score(score)[0]
+            plateau = self.stopping.update_score(score)
         else:
             plateau = self.stopping.update_loss(monitored)
         action = self._transition(plateau and self.adaptive, weights)

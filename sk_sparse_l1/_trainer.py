@@ -27,9 +27,6 @@ class Trainer:
         Returns the score of the current network on held-out data; when
         given, the stopping rule monitors it and the best network of the
         final phase is kept.
-    on_epoch : callable or None
-        ``on_epoch(objective, lambdas_shown, weights)`` after every epoch
-        (progress reporting).
     """
 
     def __init__(
@@ -41,7 +38,6 @@ class Trainer:
         batch_size,
         generator,
         validation_score=None,
-        on_epoch=None,
     ):
         self.network = network
         self.data = data
@@ -49,7 +45,9 @@ class Trainer:
         self.batch_size = min(batch_size, data.n_samples)
         self.generator = generator
         self.validation_score = validation_score
-        self.on_epoch = on_epoch
+        # on_epoch(objective, lambdas_shown, weights) after every epoch, set
+        # by the caller for progress reporting.
+        self.on_epoch = None
         self.optimizer = make_optimizer(network)
         self.loss_curve = []
         self.validation_scores = []
@@ -65,12 +63,10 @@ class Trainer:
     def run(self, schedule, max_epochs):
         """Train under ``schedule`` for at most ``max_epochs`` epochs.
 
-        Returns the schedule's last action. ``KeyboardInterrupt`` ends the
-        run early, keeping the weights of the last completed step, and sets
-        ``interrupted``.
+        ``KeyboardInterrupt`` ends the run early, keeping the weights of the
+        last completed step, and sets ``interrupted``.
         """
         best = None  # (score, snapshot) of the final phase
-        action = "continue"
         try:
             for _ in range(max_epochs):
                 loss = run_epoch(
@@ -104,7 +100,6 @@ class Trainer:
         if best is not None:
             self.network.restore(best[1])
             self.best_score = best[0]
-        return action
 
     def start_refit(self):
         """Keep the ℓ1 network, then retrain its support with a fresh

@@ -139,10 +139,7 @@ class StoppingRule:
         return self.no_improvement_count > self.n_iter_no_change
 
     def update_score(self, score):
-        """Returns ``(stop, is_best)``."""
         worse = not score >= self.best_score + self.tol  # NaN counts as worse
         self.no_improvement_count = self.no_improvement_count + 1 if worse else 0
-        is_best = score > self.best_score
-        if is_best:
-            self.best_score = score
-        return self.no_improvement_count > self.n_iter_no_change, is_best
+        self.best_score = max(self.best_score, score)
+        return self.no_improvement_count > self.n_iter_no_change
