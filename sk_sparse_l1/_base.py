@@ -260,7 +260,7 @@ class BaseSparseL1(BaseEstimator):
                     trainer.start_refit()
             else:
                 schedule = self._new_schedule(alphas, weight_counts, incremental)
-                schedule.start(trainer.network.weights, trainer.steps_per_epoch)
+                schedule.start(trainer.network.weights)
             if n_epochs > 0 and not trainer.interrupted:
                 trainer.run(schedule, n_epochs)
         finally:

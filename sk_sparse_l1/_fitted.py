@@ -9,7 +9,12 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from sk_sparse_l1._network import count_nonzero
-from sk_sparse_l1._targets import group_counts, within_tolerance
+from sk_sparse_l1._targets import (
+    fitted_alpha,
+    group_counts,
+    path_arrays,
+    within_tolerance,
+)
 from sk_sparse_l1.sparse import to_csr
 
 # _warn, set_fitted_state, _fit, fit, then the wrappers of unchanged_on_failure
@@ -81,11 +86,10 @@ def set_fitted_state(
 
 
 def _set_lambda(est, schedule, search, weight_counts, layer_nonzeros):
-    lambdas = schedule.alpha if schedule.alpha is not None else [np.nan]
     layer_wise = (
         np.ndim(est.alpha if est.target_sparsity is None else est.target_sparsity) == 1
     )
-    est.alpha_ = np.asarray(lambdas, dtype=float) if layer_wise else float(lambdas[0])
+    est.alpha_ = fitted_alpha(schedule.alpha, layer_wise)
     for name in ("alphas_", "sparsities_", "n_search_rounds_", "target_reached_"):
         vars(est).pop(name, None)
     if est.target_sparsity is None:
@@ -100,9 +104,7 @@ def _set_lambda(est, schedule, search, weight_counts, layer_nonzeros):
         path_lambdas = [lam for lam, _ in path]
         path_nonzeros = [k for _, k in path]
         est.n_search_rounds_ = 1
-    est.alphas_ = np.asarray(path_lambdas, dtype=float).reshape(-1, len(groups))
-    nonzeros = np.asarray(path_nonzeros, dtype=float).reshape(-1, len(groups))
-    est.sparsities_ = 1.0 - nonzeros / sizes
+    est.alphas_, est.sparsities_ = path_arrays(path_lambdas, path_nonzeros, sizes)
     final = group_counts(layer_nonzeros, groups)
     est.target_reached_ = within_tolerance(final, targets, est.sparsity_tol)
 

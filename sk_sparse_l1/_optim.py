@@ -9,6 +9,8 @@ controllers use that gap to choose λ from the post-step weights.
 
 import torch
 
+from sk_sparse_l1._prox import soft_threshold_all_
+
 
 class ProximalSGD:
     """Plain proximal SGD: ``w ← S_{lr·λ}(w − lr·∇L)`` (no momentum).
@@ -34,12 +36,7 @@ class ProximalSGD:
 
     def prox_(self, lambdas):
         """Soft-threshold each weight matrix at ``λ_j · d``; ``λ_j`` is a
-        float or a 0-dim tensor (left on the device: no host copy).
-
-        All the layers with a penalty go through one ``torch._foreach_*``
-        call per operation: the layers of tabular models are small, and a
-        kernel launch per layer and operation was a large part of a step.
-        """
+        float or a 0-dim tensor (left on the device: no host copy)."""
         active = [
             j
             for j, lam in enumerate(lambdas)
@@ -47,14 +44,10 @@ class ProximalSGD:
         ]
         if not active:
             return
-        weights = [self.weights[j] for j in active]
-        shrunk = torch._foreach_abs(weights)
-        torch._foreach_sub_(
-            shrunk, self._thresholds([lambdas[j] for j in active], active)
+        soft_threshold_all_(
+            [self.weights[j] for j in active],
+            self._thresholds([lambdas[j] for j in active], active),
         )
-        torch._foreach_clamp_min_(shrunk, 0.0)
-        torch._foreach_sign_(weights)
-        torch._foreach_mul_(weights, shrunk)
 
     def _thresholds(self, lambdas, layers):
         """``λ_j · d`` for the given layers: scalars for plain SGD."""
@@ -118,8 +111,7 @@ class ProximalAdam(ProximalSGD):
     def _thresholds(self, lambdas, layers):
         """``λ_j · d`` for the given layers, ``d = lr / (√v̂ + ε)`` per
         coordinate."""
-        sizes = self.step_sizes()
-        sizes = [sizes[j] for j in layers]
+        sizes = [self.lr / self._weight_denoms[j] for j in layers]
         if all(isinstance(lam, torch.Tensor) for lam in lambdas):
             return torch._foreach_mul(sizes, lambdas)
         return [d * lam for d, lam in zip(sizes, lambdas)]

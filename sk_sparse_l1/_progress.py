@@ -7,14 +7,14 @@ of scikit-learn's MLP (``Iteration 3, loss = 0.41``).
 """
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
+
+from sk_sparse_l1._network import count_nonzero
 
 
 def _sparsity(weights):
     n_weights = sum(w.numel() for w in weights)
-    n_zero = sum(int(w.numel() - torch.count_nonzero(w)) for w in weights)
-    return n_zero / n_weights
+    return (n_weights - sum(count_nonzero(weights))) / n_weights
 
 
 def _shown_lambdas(lambdas):

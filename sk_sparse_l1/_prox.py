@@ -21,6 +21,21 @@ def soft_threshold_(w, tau):
     return w.sign_().mul_(shrunk)
 
 
+def soft_threshold_all_(weights, taus):
+    """:func:`soft_threshold_` of each tensor of ``weights`` at the matching
+    entry of ``taus`` (all scalars, or all tensors), in place.
+
+    One ``torch._foreach_*`` call per operation over all the tensors: the
+    layers of tabular models are small, and a kernel launch per layer and
+    operation was a large part of a training step.
+    """
+    shrunk = torch._foreach_abs(weights)
+    torch._foreach_sub_(shrunk, taus)
+    torch._foreach_clamp_min_(shrunk, 0.0)
+    torch._foreach_sign_(weights)
+    torch._foreach_mul_(weights, shrunk)
+
+
 def adam_step_sizes(exp_avg_sq, step, lr, beta2, eps):
     """Per-coordinate step sizes ``lr / (√v̂ + ε)`` that Adam applies.
 

@@ -4,8 +4,8 @@ when each phase of a fit ends.
 A schedule is driven by a training loop, the estimators' or a skorch
 callback's, through these calls:
 
-- ``start(weights, steps_per_epoch)`` once, before the first step (only the
-  shapes of ``weights`` are used: a schedule holds no reference to the
+- ``start(weights)`` once, before the first step (only the shapes of
+  ``weights`` are used: a schedule holds no reference to the
   network, so it pickles on its own);
 - ``begin_epoch(n_steps)`` before every epoch;
 - ``step_lambdas(optimizer)`` after every gradient step, returning the λ of
@@ -26,7 +26,9 @@ goes on.
 
 import torch
 
+from sk_sparse_l1._network import count_nonzero
 from sk_sparse_l1._prox import threshold_between, threshold_keeping
+from sk_sparse_l1._targets import group_counts, within_tolerance
 from sk_sparse_l1._training import StoppingRule
 
 # Fractions of the budget. Gradual magnitude pruning with its ramp ending at
@@ -134,7 +136,7 @@ class FixedAlpha(_Phases):
         l1_share = L1_END if self.refit else 1.0
         self.l1_epochs = max(1, round(l1_share * self.max_epochs))
 
-    def start(self, weights, steps_per_epoch):
+    def start(self, weights):
         pass
 
     def step_lambdas(self, optimizer):
@@ -216,7 +218,7 @@ class TargetSparsity(_Phases):
         self._closing = False  # a plateau asked the ℓ1 phase to end
         self._step_in_epoch, self._steps_this_epoch = 0, 1
 
-    def start(self, weights, steps_per_epoch):
+    def start(self, weights):
         self.n_layers = len(weights)
         self.group_sizes = [sum(weights[j].numel() for j in g) for g in self.groups]
         # The ℓ1 phase gets at least one epoch: a budget too short for a ramp
@@ -240,12 +242,6 @@ class TargetSparsity(_Phases):
         on target. Other epochs leave the count to the held λ."""
         return self._closing or self.epoch + 1 >= self.l1_epochs
 
-    def _on_target(self, counts):
-        return all(
-            abs(k - t) <= max(tol * t, 1)
-            for k, t, tol in zip(counts, self.targets, [self.count_tol] * len(counts))
-        )
-
     # ------------------------------------------------------------- steps
 
     def kept(self):
@@ -263,13 +259,16 @@ class TargetSparsity(_Phases):
         if self.phase == "prune":
             self._prune_by_magnitude(optimizer.weights)
             return [0.0] * self.n_layers
+        scores = None
         if self.alpha is None:
-            self.alpha = self._exact_lambdas(optimizer)
+            scores = self._scores(optimizer)
+            self.alpha = self._exact_lambdas(scores)
         last_step = self._step_in_epoch >= self._steps_this_epoch
         if last_step and self._closing_epoch():
-            kept = self._counts_kept(optimizer, self.alpha)
-            if not self._on_target(kept):
-                return self._exact_lambdas(optimizer)
+            scores = self._scores(optimizer) if scores is None else scores
+            kept = self._counts_kept(scores, self.alpha)
+            if not within_tolerance(kept, self.targets, self.count_tol):
+                return self._exact_lambdas(scores)
         return self.alpha
 
     def _prune_by_magnitude(self, weights):
@@ -290,31 +289,28 @@ class TargetSparsity(_Phases):
             for j, magnitude in zip(group, magnitudes):
                 self.masks[j] = (magnitude > cut).to(weights[j].dtype)
 
-    def _scores(self, optimizer, group):
-        step_sizes = optimizer.step_sizes()
-        return [optimizer.weights[j].abs() / step_sizes[j] for j in group]
+    @staticmethod
+    def _scores(optimizer):
+        """``|w| / d`` per weight of every layer: a weight survives this
+        step's proximal map at λ iff its score exceeds λ."""
+        return [w.abs() / d for w, d in zip(optimizer.weights, optimizer.step_sizes())]
 
-    def _exact_lambdas(self, optimizer):
+    def _exact_lambdas(self, scores):
         """Per layer, the λ leaving exactly ``T`` nonzeros in each group after
         this step's proximal map."""
         lambdas = [0.0] * self.n_layers
         for group, target in zip(self.groups, self.targets):
-            scores = torch.cat([s.reshape(-1) for s in self._scores(optimizer, group)])
-            lam = threshold_between(scores, target)
+            group_scores = torch.cat([scores[j].reshape(-1) for j in group])
+            lam = threshold_between(group_scores, target)
             for j in group:
                 lambdas[j] = lam
         return lambdas
 
-    def _counts_kept(self, optimizer, lambdas):
+    def _counts_kept(self, scores, lambdas):
         """Per group, the weights that this step's proximal map at
         ``lambdas`` leaves nonzero (a copy to the host: once an epoch)."""
         return [
-            int(
-                sum(
-                    torch.count_nonzero(score > lambdas[j])
-                    for j, score in zip(group, self._scores(optimizer, group))
-                )
-            )
+            int(sum(torch.count_nonzero(scores[j] > lambdas[j]) for j in group))
             for group in self.groups
         ]
 
@@ -325,8 +321,7 @@ class TargetSparsity(_Phases):
         if self.phase != "l1" or self.alpha is None:
             return
         self.alpha = [float(lam) for lam in self.alpha]
-        counts = [int(torch.count_nonzero(w)) for w in weights]
-        nonzeros = [sum(counts[j] for j in g) for g in self.groups]
+        nonzeros = group_counts(count_nonzero(weights), self.groups).tolist()
         self.path.append(([self.alpha[g[0]] for g in self.groups], nonzeros))
 
     def _transition(self, plateau, weights):

@@ -84,17 +84,13 @@ def paper_search(
     # network that leaves exactly T entries above it (the order-statistic
     # rule of the authors' predecessor paper, arXiv:2205.07170).
     lower = [
-        float(
-            threshold_keeping(
-                torch.as_tensor(np.concatenate([gamma[j].ravel() for j in g])), t
-            )
-        )
+        float(threshold_keeping(torch.as_tensor(_group_values(gamma, g)), t))
         for g, t in zip(groups, targets)
     ]
     histories = [GroupHistory(int(t)) for t in targets]
     search = PaperSearch()
     group_lambdas = [upper] * len(groups)
-    best = None  # (within tolerance, distance, round, snapshot, schedule)
+    best = None  # ((missed, log distance), round, snapshot, schedule)
     for round_index in range(max_rounds):
         trainer.restart(initial, seed)
         schedule = FixedAlpha(
@@ -124,7 +120,7 @@ def paper_search(
         group_lambdas = [
             lam
             if within_tolerance([k], [t], sparsity_tol)
-            else next_lambda(history, np.concatenate([gamma[j].ravel() for j in g]))
+            else next_lambda(history, _group_values(gamma, g))
             for g, history, lam, k, t in zip(
                 groups, histories, group_lambdas, nonzeros, targets
             )
@@ -133,3 +129,8 @@ def paper_search(
     trainer.network.restore(snapshot)
     search.reached = not missed
     return search, schedule
+
+
+def _group_values(per_layer, group):
+    """The values of the layers of ``group``, flattened into one array."""
+    return np.concatenate([per_layer[j].ravel() for j in group])

@@ -56,10 +56,6 @@ class Trainer:
         self.best_score = None
         self.interrupted = False
 
-    @property
-    def steps_per_epoch(self):
-        return -(-self.data.n_samples // self.batch_size)
-
     def run(self, schedule, max_epochs):
         """Train under ``schedule`` for at most ``max_epochs`` epochs.
 

@@ -44,7 +44,9 @@ from sk_sparse_l1._optimizer_metric import (
 from sk_sparse_l1._schedule import TargetSparsity as Schedule
 from sk_sparse_l1._targets import (
     check_fractions,
+    fitted_alpha,
     group_counts,
+    path_arrays,
     target_nonzeros,
     within_tolerance,
 )
@@ -350,7 +352,6 @@ layer_sparsity_, sparsity_
         # Raises a ValueError naming the expected length for a wrong sequence.
         targets, groups = target_nonzeros(self.target_sparsity, self.tensor_sizes_)
         self.target_n_nonzero_ = targets
-        self._groups = groups
         self._schedule = Schedule(
             groups,
             targets,
@@ -361,15 +362,11 @@ layer_sparsity_, sparsity_
             refit=bool(self.refit),
             adaptive=True,
         )
-        self._started = False
+        self._schedule.start(self._metric.weights)
         self.l1_state_dict_ = None
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        steps = _steps_per_epoch(net, dataset_train)
-        if not self._started:
-            self._schedule.start(self._metric.weights, steps)
-            self._started = True
-        self._schedule.begin_epoch(steps)
+        self._schedule.begin_epoch(_steps_per_epoch(net, dataset_train))
 
     def _step_lambdas(self):
         return self._schedule.step_lambdas(self._metric)
@@ -386,9 +383,9 @@ layer_sparsity_, sparsity_
         super().on_epoch_end(net, dataset_train, dataset_valid, **kwargs)
         lambdas = schedule.alpha if in_l1 and schedule.alpha is not None else None
         shown = (
-            [0.0] * len(self._groups)
+            [0.0] * len(schedule.groups)
             if lambdas is None
-            else [lambdas[g[0]] for g in self._groups]
+            else [lambdas[g[0]] for g in schedule.groups]
         )
         net.history.record("alpha", shown if len(shown) > 1 else shown[0])
         if action == "refit":
@@ -402,19 +399,15 @@ layer_sparsity_, sparsity_
     def on_train_end(self, net, X=None, y=None, **kwargs):
         super().on_train_end(net, X=X, y=y, **kwargs)
         schedule = self._schedule
-        lambdas = schedule.alpha if schedule.alpha is not None else [np.nan]
-        per_layer = np.ndim(self.target_sparsity) == 1
-        self.alpha_ = (
-            np.asarray(lambdas, dtype=float) if per_layer else float(lambdas[0])
+        self.alpha_ = fitted_alpha(
+            schedule.alpha, layer_wise=np.ndim(self.target_sparsity) == 1
         )
-        n_groups = len(self._groups)
-        sizes = group_counts(self.tensor_sizes_, self._groups)
-        path_lambdas = [lam for lam, _ in schedule.path]
-        path_nonzeros = [k for _, k in schedule.path]
-        self.alphas_ = np.asarray(path_lambdas, dtype=float).reshape(-1, n_groups)
-        nonzeros = np.asarray(path_nonzeros, dtype=float).reshape(-1, n_groups)
-        self.sparsities_ = 1.0 - nonzeros / sizes
-        final = group_counts(self.layer_n_nonzero_, self._groups)
+        self.alphas_, self.sparsities_ = path_arrays(
+            [lam for lam, _ in schedule.path],
+            [k for _, k in schedule.path],
+            group_counts(self.tensor_sizes_, schedule.groups),
+        )
+        final = group_counts(self.layer_n_nonzero_, schedule.groups)
         self.target_reached_ = within_tolerance(
             final, self.target_n_nonzero_, self.sparsity_tol
         )

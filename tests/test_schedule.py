@@ -132,7 +132,7 @@ def drive(schedule, optimizer, loss, *, steps_per_epoch, epochs):
     loss of epoch ``epoch`` (from 0)."""
     groups = getattr(schedule, "groups", [list(range(len(optimizer.weights)))])
     run = Run(groups)
-    schedule.start(optimizer.weights, steps_per_epoch)
+    schedule.start(optimizer.weights)
     for epoch in range(epochs):
         run.epoch_phases.append(schedule.phase)
         schedule.begin_epoch(steps_per_epoch)
@@ -339,7 +339,7 @@ def test_the_exact_lambda_keeps_exactly_the_target_with_any_step_sizes():
     for seed in range(100):
         schedule = target_schedule(**GLOBAL, max_epochs=1, refit=False)
         optimizer = FakeOptimizer(seed=seed, exact=False)
-        schedule.start(optimizer.weights, 1)
+        schedule.start(optimizer.weights)
         schedule.begin_epoch(1)
         assert schedule.phase == "l1"
         list(run_steps(schedule, optimizer, 1))
@@ -479,7 +479,7 @@ def test_objective_is_penalized_at_alpha_in_the_l1_phase_only():
     ``alpha`` during the ℓ1 phase."""
     schedule = target_schedule(**GLOBAL, max_epochs=10, refit=True)
     optimizer = FakeOptimizer()
-    schedule.start(optimizer.weights, 2)
+    schedule.start(optimizer.weights)
     objectives, expected = [], []
     for epoch in range(10):
         phase = schedule.phase
@@ -507,7 +507,7 @@ def test_schedule_pickled_mid_epoch_continues_identically():
     steps = 4
     schedule = target_schedule(**PER_LAYER, max_epochs=8, refit=True)
     optimizer = FakeOptimizer()
-    schedule.start(optimizer.weights, steps)
+    schedule.start(optimizer.weights)
     while schedule.phase == "prune":
         schedule.begin_epoch(steps)
         list(run_steps(schedule, optimizer, steps))
