@@ -15,7 +15,7 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import column_or_1d
 
-from sk_sparse_l1._base import BaseSparseL1
+from sk_sparse_l1._estimator import BaseSparseL1
 from sk_sparse_l1._fitted import unchanged_on_failure
 
 

@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 
-from sk_sparse_l1._base import BaseSparseL1
+from sk_sparse_l1._estimator import BaseSparseL1
 from sk_sparse_l1._fitted import unchanged_on_failure
 
 

@@ -36,12 +36,12 @@ except ImportError as exc:
     ) from exc
 
 from sk_sparse_l1._network import count_nonzero
-from sk_sparse_l1._optimizer_metric import (
+from sk_sparse_l1._optimizers import (
     OptimizerMetric,
     find_param_groups,
     penalized_parameters,
 )
-from sk_sparse_l1._schedule import TargetSparsity as Schedule
+from sk_sparse_l1._schedules import MagnitudeRampSchedule
 from sk_sparse_l1._targets import (
     check_fractions,
     fitted_alpha,
@@ -236,7 +236,7 @@ class TargetSparsity(_ProximalCallback):
     3. *refit* (``refit=True``): the nonzero weights train without penalty,
        zeros held fixed, after the optimizer's state is reset.
 
-    See :class:`sk_sparse_l1._schedule.TargetSparsity` for the details.
+    See :class:`sk_sparse_l1._schedules.MagnitudeRampSchedule` for the details.
     A phase ends early when the monitored loss (``valid_loss`` when the net
     holds out data, else ``train_loss``) stops improving by ``tol`` for
     ``n_iter_no_change`` epochs; at the end of the last phase training stops.
@@ -352,7 +352,7 @@ layer_sparsity_, sparsity_
         # Raises a ValueError naming the expected length for a wrong sequence.
         targets, groups = target_nonzeros(self.target_sparsity, self.tensor_sizes_)
         self.target_n_nonzero_ = targets
-        self._schedule = Schedule(
+        self._schedule = MagnitudeRampSchedule(
             groups,
             targets,
             count_tol=self.sparsity_tol,

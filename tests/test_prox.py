@@ -79,7 +79,7 @@ def test_optimizer_prox_equals_soft_threshold_per_layer(solver, tensor_layers):
     """The proximal map of the optimizers, taken over all layers at once, is
     bitwise the soft-thresholding of each layer at ``λ_j · d``; a layer with
     λ = 0 is left alone."""
-    from sk_sparse_l1._optim import make_optimizer
+    from sk_sparse_l1._optimizers import make_optimizer
 
     g = torch.Generator().manual_seed(0)
     shapes = [(4, 3), (5, 4), (1, 5)]

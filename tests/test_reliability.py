@@ -37,7 +37,7 @@ import sk_sparse_l1._data as data_module
 import sk_sparse_l1._trainer as trainer_module
 from sk_sparse_l1 import SparseL1Classifier, SparseL1Regressor
 from sk_sparse_l1._network import Network
-from sk_sparse_l1._training import NonFiniteLossError
+from sk_sparse_l1._trainer import NonFiniteLossError
 
 # Tiny networks and few epochs: every test here is about behaviour, not fit
 # quality, and the whole file must run in about a minute on 2 shared cores.

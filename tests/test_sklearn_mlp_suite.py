@@ -72,7 +72,7 @@ from sklearn.utils._testing import (
 from sklearn.utils.fixes import CSR_CONTAINERS
 
 from sk_sparse_l1 import SparseL1Classifier, SparseL1Regressor
-from sk_sparse_l1._training import NonFiniteLossError
+from sk_sparse_l1._trainer import NonFiniteLossError
 
 # Reasons of the expected failures: one per genuine difference of method.
 LBFGS = "genuine difference: no 'lbfgs' solver (we have 'sgd' and 'adam' only)"

@@ -26,7 +26,7 @@ from skorch import NeuralNetClassifier  # noqa: E402
 from skorch.callbacks import Callback, LRScheduler  # noqa: E402
 
 from sk_sparse_l1._prox import adam_step_sizes, soft_threshold_  # noqa: E402
-from sk_sparse_l1._schedule import L1_END, RAMP_END  # noqa: E402
+from sk_sparse_l1._schedules import L1_END, RAMP_END  # noqa: E402
 from sk_sparse_l1.skorch import ProximalL1, TargetSparsity  # noqa: E402
 
 WEIGHTS = ["conv1.weight", "conv2.weight", "fc1.weight", "fc2.weight"]

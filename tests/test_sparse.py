@@ -23,7 +23,7 @@ from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-import sk_sparse_l1._base as base_module
+import sk_sparse_l1._estimator as base_module
 from sk_sparse_l1 import SparseL1Classifier, SparseL1Regressor
 from sk_sparse_l1.sparse import (
     MAX_DENSITY,

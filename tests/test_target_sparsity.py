@@ -1,6 +1,6 @@
 """target_sparsity: λ chosen inside fit, the phases of a fit, search
 bookkeeping and edge cases. The schedules and the paper's search are unit
-tested on synthetic problems in ``test_schedule.py``."""
+tested on synthetic problems in ``test_schedules.py``."""
 
 import pickle
 import warnings
@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 
 import sk_sparse_l1._trainer as trainer_module
 from sk_sparse_l1 import SparseL1Classifier, SparseL1Regressor
-from sk_sparse_l1._schedule import L1_END, RAMP_END
+from sk_sparse_l1._schedules import L1_END, RAMP_END
 from sk_sparse_l1._targets import (
     GroupHistory,
     next_lambda,

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from sk_sparse_l1._prox import threshold_keeping
-from sk_sparse_l1._schedule import FixedAlpha
+from sk_sparse_l1._schedules import FixedAlpha
 from sk_sparse_l1._targets import (
     GroupHistory,
     group_counts,

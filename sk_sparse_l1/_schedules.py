@@ -11,7 +11,7 @@ callback's, through these calls:
 - ``step_lambdas(optimizer)`` after every gradient step, returning the λ of
   each weight matrix for the proximal map that follows (a float, or a 0-dim
   tensor left on the device); ``optimizer`` offers ``weights`` and
-  ``step_sizes()`` (see :mod:`sk_sparse_l1._optim`);
+  ``step_sizes()`` (see :mod:`sk_sparse_l1._optimizers`);
 - ``end_epoch(loss, weights, score=None)`` after every epoch, with the
   epoch's mean data loss, the penalized weights and, when early stopping
   holds out data, the validation score; it returns ``"continue"``,
@@ -29,7 +29,7 @@ import torch
 from sk_sparse_l1._network import count_nonzero
 from sk_sparse_l1._prox import threshold_between, threshold_keeping
 from sk_sparse_l1._targets import group_counts, within_tolerance
-from sk_sparse_l1._training import StoppingRule
+from sk_sparse_l1._trainer import StoppingRule
 
 # Fractions of the budget. Gradual magnitude pruning with its ramp ending at
 # 60% of training, then fine-tuning, is the schedule of Zhu & Gupta (2017);
@@ -160,7 +160,7 @@ class FixedAlpha(_Phases):
         return refit
 
 
-class TargetSparsity(_Phases):
+class MagnitudeRampSchedule(_Phases):
     """Reach a prescribed number of nonzero weights through ℓ1 proximal steps.
 
     Three phases, within a budget of ``max_epochs`` epochs:

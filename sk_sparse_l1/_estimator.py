@@ -32,19 +32,18 @@ from sk_sparse_l1._data import (
     split_validation,
     weights_averaging_one,
 )
+from sk_sparse_l1._lambda_search import paper_search
 from sk_sparse_l1._network import Network, build_mlp, layer_widths, linear_layers
-from sk_sparse_l1._optim import make_optimizer
+from sk_sparse_l1._optimizers import make_optimizer
 from sk_sparse_l1._params import (
     check_alpha,
     check_hidden_layer_sizes,
     check_target_sparsity,
 )
 from sk_sparse_l1._progress import EpochProgress
-from sk_sparse_l1._schedule import L1_END, FixedAlpha, TargetSparsity
-from sk_sparse_l1._search import paper_search
+from sk_sparse_l1._schedules import L1_END, FixedAlpha, MagnitudeRampSchedule
 from sk_sparse_l1._targets import group_counts, target_nonzeros
-from sk_sparse_l1._trainer import Trainer
-from sk_sparse_l1._training import non_finite_error, torch_threads
+from sk_sparse_l1._trainer import Trainer, non_finite_error, torch_threads
 from sk_sparse_l1.sparse import prefer_sparse, sparse_forward
 
 # alpha="auto": λ is this fraction of the mean gradient magnitude of the
@@ -283,7 +282,7 @@ class BaseSparseL1(BaseEstimator):
         sizes = group_counts(weight_counts, groups)
         if all(t >= n for t, n in zip(targets, sizes)):  # nothing to prune
             return FixedAlpha([0.0] * len(weight_counts), refit=False, **common)
-        return TargetSparsity(
+        return MagnitudeRampSchedule(
             groups,
             targets,
             count_tol=self.sparsity_tol,

@@ -1,7 +1,7 @@
-"""Unit tests of the schedules (``_schedule``) and of the paper's search
-(``_search.paper_search``) on synthetic problems: no network, no data.
+"""Unit tests of the schedules (``_schedules``) and of the paper's search
+(``_lambda_search.paper_search``) on synthetic problems: no network, no data.
 
-A schedule is driven here as ``_training.run_epoch`` and ``Trainer.run``
+A schedule is driven here as ``_trainer.run_epoch`` and ``Trainer.run``
 drive it: ``begin_epoch`` before every epoch; after every "gradient step"
 of a fake optimizer, ``step_lambdas`` gives λ, the proximal map
 ``w ← sign(w)·max(|w| − λ·d, 0)`` (written out here) is applied in the
@@ -20,14 +20,14 @@ import numpy as np
 import pytest
 import torch
 
-from sk_sparse_l1._schedule import (
+from sk_sparse_l1._lambda_search import paper_search
+from sk_sparse_l1._schedules import (
     L1_END,
     PRUNES_PER_EPOCH,
     RAMP_END,
     FixedAlpha,
-    TargetSparsity,
+    MagnitudeRampSchedule,
 )
-from sk_sparse_l1._search import paper_search
 
 SHAPES = [(12, 8), (3, 12)]  # two weight layers: 96 and 36 weights
 COUNT_TOL = 0.02
@@ -170,7 +170,7 @@ def target_schedule(
     n_iter_no_change=2,
     tol=1e-4,
 ):
-    return TargetSparsity(
+    return MagnitudeRampSchedule(
         [list(g) for g in groups],
         list(targets),
         count_tol=COUNT_TOL,
@@ -200,7 +200,7 @@ def on_target(counts, targets, tol=COUNT_TOL):
     return all(abs(k - t) <= max(tol * t, 1) for k, t in zip(counts, targets))
 
 
-# ------------------------------------------------ TargetSparsity: the ramp
+# ----------------------------------------- MagnitudeRampSchedule: the ramp
 
 
 @SETUPS
@@ -269,7 +269,7 @@ def test_constant_loss_halves_the_ramp_at_every_plateau():
     assert run.epoch_counts[10] == [30]
 
 
-# -------------------------------------------- TargetSparsity: ℓ1 and refit
+# ------------------------------------ MagnitudeRampSchedule: ℓ1 and refit
 
 
 @pytest.mark.parametrize("refit", [True, False])
@@ -347,7 +347,7 @@ def test_the_exact_lambda_keeps_exactly_the_target_with_any_step_sizes():
     assert counts == [30] * 100
 
 
-# ------------------------------------------ TargetSparsity: phases, budget
+# ---------------------------------- MagnitudeRampSchedule: phases, budget
 
 
 @pytest.mark.parametrize("refit", [True, False])
