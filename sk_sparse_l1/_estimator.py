@@ -8,6 +8,7 @@ prediction) live in the subclasses, and the fitted state is written by
 """
 
 import copy
+import functools
 import time
 from numbers import Integral, Real
 
@@ -32,7 +33,7 @@ from sk_sparse_l1._data import (
     split_validation,
     weights_averaging_one,
 )
-from sk_sparse_l1._lambda_search import paper_search
+from sk_sparse_l1._lambda_search import auto_alpha, paper_search
 from sk_sparse_l1._network import Network, build_mlp, layer_widths, linear_layers
 from sk_sparse_l1._optimizers import make_optimizer
 from sk_sparse_l1._params import (
@@ -45,10 +46,6 @@ from sk_sparse_l1._schedules import L1_END, FixedAlpha, MagnitudeRampSchedule
 from sk_sparse_l1._targets import group_counts, target_nonzeros
 from sk_sparse_l1._trainer import Trainer, non_finite_error, torch_threads
 from sk_sparse_l1.sparse import prefer_sparse, sparse_forward
-
-# alpha="auto": λ is this fraction of the mean gradient magnitude of the
-# weights of the initial network (see the user guide for how it was chosen).
-AUTO_ALPHA_FACTOR = 0.05
 
 
 class BaseSparseL1(BaseEstimator):
@@ -295,16 +292,22 @@ class BaseSparseL1(BaseEstimator):
         round_epochs = self.max_iter
         if self._refits(None):
             round_epochs = max(1, round(L1_END * self.max_iter))
+        round_schedule = functools.partial(
+            FixedAlpha,
+            max_epochs=round_epochs,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            refit=False,
+            adaptive=True,
+        )
         return paper_search(
             trainer,
             targets,
             groups,
             sparsity_tol=self.sparsity_tol,
             max_rounds=self.max_search_rounds,
-            round_epochs=round_epochs,
+            round_schedule=round_schedule,
             seed=int(trainer.generator.initial_seed()),
-            tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
         )
 
     def _refits(self, alphas):
@@ -370,8 +373,7 @@ class BaseSparseL1(BaseEstimator):
         weights at the initial network (kept from the first fit when a fit
         continues)."""
         if first_pass or not hasattr(self, "_auto_lambda"):
-            gamma = np.concatenate([g.ravel() for g in trainer.gradient_magnitudes()])
-            self._auto_lambda = AUTO_ALPHA_FACTOR * float(gamma.mean())
+            self._auto_lambda = auto_alpha(trainer.gradient_magnitudes())
         return [self._auto_lambda] * n_layers
 
     def _split(self, X, y, target, sample_weight, random_state):

@@ -1,24 +1,258 @@
-"""The iterative λ search of Shen, Wang, Xu & Yan (2024), §4 of the method.
+"""Every rule that picks a value of λ.
 
-Every round retrains the network from the same initial weights and data
-order at a fixed λ, to convergence or to the end of its budget, and the next
-λ comes from the bracket of the rounds so far and the gradient magnitudes of
-the network just trained.
+Three ways of choosing the ℓ1 strength live here, and nothing else does:
+
+- ``alpha="auto"`` (:func:`auto_alpha`): a fraction of the gradient
+  magnitudes of the initial network;
+- the *exact* λ of the online schedule (:func:`step_scores`,
+  :func:`exact_lambdas`, :func:`counts_kept`): the λ that leaves exactly the
+  target number of weights nonzero after one proximal step, an order
+  statistic of ``|w| / d``;
+- the iterative search of Shen, Wang, Xu & Yan (2024), §4 of the method
+  (:func:`paper_search`, with the update :func:`next_lambda`): every round
+  retrains the network from the same initial weights and data order at a
+  fixed λ, and the next λ comes from the bracket of the rounds so far and
+  the gradient magnitudes of the network just trained.
+
+The schedules (:mod:`sk_sparse_l1._schedules`) decide *when* a λ is chosen;
+this module decides *which*.
 """
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from sk_sparse_l1._prox import threshold_keeping
-from sk_sparse_l1._schedules import FixedAlpha
-from sk_sparse_l1._targets import (
-    GroupHistory,
-    group_counts,
-    next_lambda,
-    within_tolerance,
-)
+from sk_sparse_l1._targets import group_counts, within_tolerance
+
+# alpha="auto": λ is this fraction of the mean gradient magnitude of the
+# weights of the initial network (see the user guide for how it was chosen).
+AUTO_ALPHA_FACTOR = 0.05
+
+
+def auto_alpha(gradient_magnitudes):
+    """The λ of ``alpha="auto"``.
+
+    Parameters
+    ----------
+    gradient_magnitudes : list of ndarray
+        ``|∂L/∂W_j|`` of the unpenalized mean loss at the initial network,
+        one array per weight layer.
+
+    Returns
+    -------
+    alpha : float
+        ``AUTO_ALPHA_FACTOR`` times the mean of all these magnitudes.
+    """
+    gamma = np.concatenate([g.ravel() for g in gradient_magnitudes])
+    return AUTO_ALPHA_FACTOR * float(gamma.mean())
+
+
+# ------------------------------------------------------- the exact λ (online)
+
+
+def threshold_between(scores, n_keep):
+    """The smallest threshold that leaves exactly ``n_keep`` of ``scores``
+    above it, robust to rounding in the proximal map.
+
+    Soft-thresholding at ``λ · d`` keeps weight ``k`` iff ``|w_k| − λ d_k``
+    is positive; with λ equal to the score ``|w_k| / d_k`` of the
+    ``(n_keep + 1)``-th weight, rounding can leave that weight at about
+    1e-18 instead of zero. So λ is that score raised by a few units in the
+    last place, but never beyond halfway to the ``n_keep``-th score.
+
+    Parameters
+    ----------
+    scores : torch.Tensor
+        Non-negative scores, any shape.
+    n_keep : int
+        Number of scores to leave above the threshold.
+
+    Returns
+    -------
+    threshold : torch.Tensor
+        A 0-dim tensor on the device of ``scores`` (0 when ``n_keep`` is at
+        least the number of scores).
+    """
+    flat = scores.reshape(-1)
+    if n_keep >= flat.numel():
+        return flat.new_zeros(())
+    cut = flat.numel() - n_keep
+    low = torch.kthvalue(flat, cut).values
+    raised = low * (1.0 + 8.0 * torch.finfo(flat.dtype).eps)
+    if n_keep == 0:
+        return raised
+    high = torch.kthvalue(flat, cut + 1).values
+    return torch.minimum(raised, (low + high) / 2.0)
+
+
+def step_scores(optimizer):
+    """``|w| / d`` for every weight: a weight survives this step's proximal
+    map at λ iff its score exceeds λ.
+
+    Parameters
+    ----------
+    optimizer : object
+        A proximal optimizer (:mod:`sk_sparse_l1._optimizers`) after its
+        gradient step: its ``weights`` and the ``step_sizes()`` ``d`` it
+        applied to them.
+
+    Returns
+    -------
+    scores : list of torch.Tensor
+        One tensor per weight layer, of the layer's shape.
+    """
+    return [w.abs() / d for w, d in zip(optimizer.weights, optimizer.step_sizes())]
+
+
+def exact_lambdas(scores, groups, targets):
+    """Per layer, the λ that leaves exactly ``T`` nonzeros in each group
+    after this step's proximal map.
+
+    Parameters
+    ----------
+    scores : list of torch.Tensor
+        :func:`step_scores` of this step, one tensor per weight layer.
+    groups : list of list of int
+        The layer indices sharing each λ.
+    targets : sequence of int
+        The nonzero count ``T`` wanted in each group.
+
+    Returns
+    -------
+    lambdas : list of torch.Tensor
+        One 0-dim tensor per layer, left on the device (no host copy); the
+        layers of a group share one.
+    """
+    lambdas = [0.0] * len(scores)
+    for group, target in zip(groups, targets):
+        group_scores = torch.cat([scores[j].reshape(-1) for j in group])
+        lam = threshold_between(group_scores, target)
+        for j in group:
+            lambdas[j] = lam
+    return lambdas
+
+
+def counts_kept(scores, lambdas, groups):
+    """Per group, the weights that this step's proximal map at ``lambdas``
+    leaves nonzero.
+
+    Parameters
+    ----------
+    scores : list of torch.Tensor
+        :func:`step_scores` of this step.
+    lambdas : list of float or torch.Tensor
+        λ per layer.
+    groups : list of list of int
+        The layer indices of each group.
+
+    Returns
+    -------
+    counts : list of int
+        A copy to the host: call it once an epoch, not every step.
+    """
+    return [
+        int(sum(torch.count_nonzero(scores[j] > lambdas[j]) for j in group))
+        for group in groups
+    ]
+
+
+# --------------------------------------------------------- the paper's search
+
+
+@dataclass
+class GroupHistory:
+    """The (λ, nonzeros) pairs seen for one group and the bracket they give.
+
+    More λ means fewer nonzeros. ``upper`` is the smallest λ seen whose count
+    is at or below the target (too sparse or exact), ``lower`` the largest λ
+    whose count is at or above it (too dense or exact).
+
+    Parameters
+    ----------
+    target : int
+        The nonzero count wanted in the group.
+    lambdas, nonzeros : list, default=[]
+        The λ of each round and the count it gave.
+    """
+
+    target: int
+    lambdas: list = field(default_factory=list)
+    nonzeros: list = field(default_factory=list)
+
+    def record(self, lam, nonzeros):
+        """Add the count ``nonzeros`` that training at ``lam`` gave."""
+        self.lambdas.append(float(lam))
+        self.nonzeros.append(int(nonzeros))
+
+    @property
+    def upper(self):
+        seen = [lam for lam, k in zip(self.lambdas, self.nonzeros) if k <= self.target]
+        return min(seen) if seen else None
+
+    @property
+    def lower(self):
+        seen = [lam for lam, k in zip(self.lambdas, self.nonzeros) if k >= self.target]
+        return max(seen) if seen else None
+
+
+def geometric_midpoint(low, high):
+    """λ halfway between ``low`` and ``high`` on a log scale.
+
+    λ spans orders of magnitude (the paper's bracket starts at 1e-7 and
+    1e-3), so the arithmetic midpoint would bisect almost nothing but the top
+    decade.
+
+    Parameters
+    ----------
+    low, high : float
+        The bracket, ``0 ≤ low < high``.
+
+    Returns
+    -------
+    lam : float
+        ``√(low · high)``, or ``high / 10`` when ``low`` is 0.
+    """
+    if low <= 0:
+        return high / 10.0
+    return math.sqrt(low * high)
+
+
+def next_lambda(history, gradient_magnitudes, expansion=10.0):
+    """The paper's update for one group, with an unbracketed start handled.
+
+    If the history brackets the target, return the median of the gradient
+    magnitudes ``γ_k = |∂L/∂w_k|`` that lie strictly inside the bracket, or
+    the bracket's geometric midpoint when none do. If every λ tried so far
+    left too many nonzeros, grow the largest by ``expansion``; if every λ
+    left too few, shrink the smallest by it.
+
+    Parameters
+    ----------
+    history : GroupHistory
+        The rounds so far of this group.
+    gradient_magnitudes : array-like of float
+        ``γ`` of the group's weights at the network just trained.
+    expansion : float, default=10.0
+        Factor by which an unbracketed λ moves.
+
+    Returns
+    -------
+    lam : float
+        The λ of the group's next round.
+    """
+    upper, lower = history.upper, history.lower
+    if upper is None:
+        return max(history.lambdas) * expansion
+    if lower is None:
+        return min(history.lambdas) / expansion
+    gamma = np.asarray(gradient_magnitudes, dtype=float).ravel()
+    inside = gamma[(gamma > lower) & (gamma < upper)]
+    if inside.size:
+        return float(np.median(inside))
+    return geometric_midpoint(lower, upper)
 
 
 @dataclass
@@ -52,17 +286,13 @@ def _log_distance(nonzeros, targets):
     return float(np.max(np.abs(ratios)))
 
 
+def _group_values(per_layer, group):
+    """The values of the layers of ``group``, flattened into one array."""
+    return np.concatenate([per_layer[j].ravel() for j in group])
+
+
 def paper_search(
-    trainer,
-    targets,
-    groups,
-    *,
-    sparsity_tol,
-    max_rounds,
-    round_epochs,
-    seed,
-    tol,
-    n_iter_no_change,
+    trainer, targets, groups, *, sparsity_tol, max_rounds, round_schedule, seed
 ):
     """Search λ with the paper's scheme; leaves the kept network in ``trainer``.
 
@@ -70,12 +300,38 @@ def paper_search(
     the initial network (an empty network), and the second at the
     ``(T + 1)``-th largest of these magnitudes. These need not bracket the
     target: the bracket is expanded geometrically until it does (the paper
-    assumes its starting values bracket it). The search stops at
-    the first round within ``tol``; otherwise the network closest to the
+    assumes its starting values bracket it). The search stops at the first
+    round within ``sparsity_tol``; otherwise the network closest to the
     target on a log scale of the count is kept.
 
-    ``tol`` and ``n_iter_no_change`` are the stopping rule that ends each
-    round; ``sparsity_tol`` is the relative tolerance on the counts.
+    Parameters
+    ----------
+    trainer : Trainer
+        Runs the rounds (:class:`sk_sparse_l1._trainer.Trainer`, or any
+        object with its ``network``, ``restart``, ``run``,
+        ``layer_nonzeros``, ``gradient_magnitudes`` and ``interrupted``).
+    targets : sequence of int
+        The nonzero count wanted in each group.
+    groups : list of list of int
+        The layer indices sharing each λ.
+    sparsity_tol : float
+        Relative tolerance on the counts (see
+        :func:`sk_sparse_l1._targets.within_tolerance`).
+    max_rounds : int
+        Most rounds.
+    round_schedule : callable
+        ``round_schedule(lambdas)`` returns the schedule of one round, at
+        the per-layer λ ``lambdas``, for ``max_epochs`` epochs (the caller
+        chooses its budget and stopping rule, and the refit that follows).
+    seed : int
+        Every round restarts the data order from this seed.
+
+    Returns
+    -------
+    search : PaperSearch
+        The rounds, and the one kept.
+    schedule : object
+        The schedule of the kept round, reporting its λ.
     """
     initial = trainer.network.snapshot()
     gamma = trainer.gradient_magnitudes()
@@ -93,15 +349,8 @@ def paper_search(
     best = None  # ((missed, log distance), round, snapshot, schedule)
     for round_index in range(max_rounds):
         trainer.restart(initial, seed)
-        schedule = FixedAlpha(
-            _layer_lambdas(groups, group_lambdas),
-            max_epochs=round_epochs,
-            tol=tol,
-            n_iter_no_change=n_iter_no_change,
-            refit=False,
-            adaptive=True,
-        )
-        trainer.run(schedule, round_epochs)
+        schedule = round_schedule(_layer_lambdas(groups, group_lambdas))
+        trainer.run(schedule, schedule.max_epochs)
         nonzeros = group_counts(trainer.layer_nonzeros(), groups)
         search.lambdas.append([float(lam) for lam in group_lambdas])
         search.nonzeros.append([int(k) for k in nonzeros])
@@ -129,8 +378,3 @@ def paper_search(
     trainer.network.restore(snapshot)
     search.reached = not missed
     return search, schedule
-
-
-def _group_values(per_layer, group):
-    """The values of the layers of ``group``, flattened into one array."""
-    return np.concatenate([per_layer[j].ravel() for j in group])

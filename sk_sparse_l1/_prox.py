@@ -62,25 +62,3 @@ def threshold_keeping(scores, n_keep):
     # kthvalue counts from the smallest: the (n - n_keep)-th smallest is the
     # (n_keep + 1)-th largest.
     return torch.kthvalue(flat, flat.numel() - n_keep).values
-
-
-def threshold_between(scores, n_keep):
-    """The smallest threshold that leaves exactly ``n_keep`` of ``scores``
-    above it, robust to rounding in the proximal map.
-
-    Soft-thresholding at ``λ · d`` keeps weight ``k`` iff ``|w_k| − λ d_k``
-    is positive; with λ equal to the score ``|w_k| / d_k`` of the
-    ``(n_keep + 1)``-th weight, rounding can leave that weight at about
-    1e-18 instead of zero. So λ is that score raised by a few units in the
-    last place, but never beyond halfway to the ``n_keep``-th score.
-    """
-    flat = scores.reshape(-1)
-    if n_keep >= flat.numel():
-        return flat.new_zeros(())
-    cut = flat.numel() - n_keep
-    low = torch.kthvalue(flat, cut).values
-    raised = low * (1.0 + 8.0 * torch.finfo(flat.dtype).eps)
-    if n_keep == 0:
-        return raised
-    high = torch.kthvalue(flat, cut + 1).values
-    return torch.minimum(raised, (low + high) / 2.0)

@@ -26,8 +26,9 @@ goes on.
 
 import torch
 
+from sk_sparse_l1._lambda_search import counts_kept, exact_lambdas, step_scores
 from sk_sparse_l1._network import count_nonzero
-from sk_sparse_l1._prox import threshold_between, threshold_keeping
+from sk_sparse_l1._prox import threshold_keeping
 from sk_sparse_l1._targets import group_counts, within_tolerance
 from sk_sparse_l1._trainer import StoppingRule
 
@@ -261,14 +262,14 @@ class MagnitudeRampSchedule(_Phases):
             return [0.0] * self.n_layers
         scores = None
         if self.alpha is None:
-            scores = self._scores(optimizer)
-            self.alpha = self._exact_lambdas(scores)
+            scores = step_scores(optimizer)
+            self.alpha = exact_lambdas(scores, self.groups, self.targets)
         last_step = self._step_in_epoch >= self._steps_this_epoch
         if last_step and self._closing_epoch():
-            scores = self._scores(optimizer) if scores is None else scores
-            kept = self._counts_kept(scores, self.alpha)
+            scores = step_scores(optimizer) if scores is None else scores
+            kept = counts_kept(scores, self.alpha, self.groups)
             if not within_tolerance(kept, self.targets, self.count_tol):
-                return self._exact_lambdas(scores)
+                return exact_lambdas(scores, self.groups, self.targets)
         return self.alpha
 
     def _prune_by_magnitude(self, weights):
@@ -288,31 +289,6 @@ class MagnitudeRampSchedule(_Phases):
             cut = threshold_keeping(torch.cat([m.reshape(-1) for m in magnitudes]), k)
             for j, magnitude in zip(group, magnitudes):
                 self.masks[j] = (magnitude > cut).to(weights[j].dtype)
-
-    @staticmethod
-    def _scores(optimizer):
-        """``|w| / d`` per weight of every layer: a weight survives this
-        step's proximal map at λ iff its score exceeds λ."""
-        return [w.abs() / d for w, d in zip(optimizer.weights, optimizer.step_sizes())]
-
-    def _exact_lambdas(self, scores):
-        """Per layer, the λ leaving exactly ``T`` nonzeros in each group after
-        this step's proximal map."""
-        lambdas = [0.0] * self.n_layers
-        for group, target in zip(self.groups, self.targets):
-            group_scores = torch.cat([scores[j].reshape(-1) for j in group])
-            lam = threshold_between(group_scores, target)
-            for j in group:
-                lambdas[j] = lam
-        return lambdas
-
-    def _counts_kept(self, scores, lambdas):
-        """Per group, the weights that this step's proximal map at
-        ``lambdas`` leaves nonzero (a copy to the host: once an epoch)."""
-        return [
-            int(sum(torch.count_nonzero(scores[j] > lambdas[j]) for j in group))
-            for group in self.groups
-        ]
 
     # ------------------------------------------------------------ epochs
 

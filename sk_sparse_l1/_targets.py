@@ -1,4 +1,5 @@
-"""Sparsity targets and the paper's λ update: the parts that need no network.
+"""Sparsity targets: the counts wanted, the groups that share a λ, and the
+tolerance on the counts.
 
 Sparsity is tracked in *groups* of weight layers that share one λ: a single
 group holding every layer for a global target, one group per layer for
@@ -6,8 +7,6 @@ layer-wise targets. Everything here works on plain numbers and numpy arrays,
 so it can be tested against synthetic sparsity curves.
 """
 
-import math
-from dataclasses import dataclass, field
 from numbers import Real
 
 import numpy as np
@@ -93,64 +92,3 @@ def within_tolerance(nonzeros, targets, tol):
     targets = np.asarray(targets, dtype=float)
     allowed = np.maximum(tol * targets, 1.0)
     return bool(np.all(np.abs(nonzeros - targets) <= allowed + 1e-9))
-
-
-@dataclass
-class GroupHistory:
-    """The (λ, nonzeros) pairs seen for one group and the bracket they give.
-
-    More λ means fewer nonzeros. ``upper`` is the smallest λ seen whose count
-    is at or below the target (too sparse or exact), ``lower`` the largest λ
-    whose count is at or above it (too dense or exact).
-    """
-
-    target: int
-    lambdas: list = field(default_factory=list)
-    nonzeros: list = field(default_factory=list)
-
-    def record(self, lam, nonzeros):
-        self.lambdas.append(float(lam))
-        self.nonzeros.append(int(nonzeros))
-
-    @property
-    def upper(self):
-        seen = [lam for lam, k in zip(self.lambdas, self.nonzeros) if k <= self.target]
-        return min(seen) if seen else None
-
-    @property
-    def lower(self):
-        seen = [lam for lam, k in zip(self.lambdas, self.nonzeros) if k >= self.target]
-        return max(seen) if seen else None
-
-
-def geometric_midpoint(low, high):
-    """λ halfway between ``low`` and ``high`` on a log scale.
-
-    λ spans orders of magnitude (the paper's bracket starts at 1e-7 and
-    1e-3), so the arithmetic midpoint would bisect almost nothing but the top
-    decade.
-    """
-    if low <= 0:
-        return high / 10.0
-    return math.sqrt(low * high)
-
-
-def next_lambda(history, gradient_magnitudes, expansion=10.0):
-    """The paper's update for one group, with an unbracketed start handled.
-
-    If the history brackets the target, return the median of the gradient
-    magnitudes ``γ_k = |∂L/∂w_k|`` that lie strictly inside the bracket, or
-    the bracket's geometric midpoint when none do. If every λ tried so far
-    left too many nonzeros, grow the largest by ``expansion``; if every λ
-    left too few, shrink the smallest by it.
-    """
-    upper, lower = history.upper, history.lower
-    if upper is None:
-        return max(history.lambdas) * expansion
-    if lower is None:
-        return min(history.lambdas) / expansion
-    gamma = np.asarray(gradient_magnitudes, dtype=float).ravel()
-    inside = gamma[(gamma > lower) & (gamma < upper)]
-    if inside.size:
-        return float(np.median(inside))
-    return geometric_midpoint(lower, upper)

@@ -12,6 +12,7 @@ minibatch steps move them, and its per-coordinate step sizes jitter and
 drift, as Adam's do.
 """
 
+import functools
 import math
 import pickle
 from dataclasses import dataclass, field
@@ -666,10 +667,15 @@ def _search(trainer, targets, groups, *, sparsity_tol=0.02, max_rounds=60):
         groups,
         sparsity_tol=sparsity_tol,
         max_rounds=max_rounds,
-        round_epochs=7,
+        round_schedule=functools.partial(
+            FixedAlpha,
+            max_epochs=7,
+            tol=1e-4,
+            n_iter_no_change=10,
+            refit=False,
+            adaptive=True,
+        ),
         seed=123,
-        tol=1e-4,
-        n_iter_no_change=10,
     )
 
 

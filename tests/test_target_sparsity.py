@@ -15,13 +15,9 @@ from sklearn.preprocessing import StandardScaler
 
 import sk_sparse_l1._trainer as trainer_module
 from sk_sparse_l1 import SparseL1Classifier, SparseL1Regressor
+from sk_sparse_l1._lambda_search import GroupHistory, next_lambda
 from sk_sparse_l1._schedules import L1_END, RAMP_END
-from sk_sparse_l1._targets import (
-    GroupHistory,
-    next_lambda,
-    target_nonzeros,
-    within_tolerance,
-)
+from sk_sparse_l1._targets import target_nonzeros, within_tolerance
 
 # A few epochs: these fits stop on the budget, which is the point of some.
 pytestmark = pytest.mark.filterwarnings(
