@@ -17,7 +17,12 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    Options,
+    StrOptions,
+)
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
@@ -36,16 +41,89 @@ from sk_sparse_l1._data import (
 from sk_sparse_l1._lambda_search import auto_alpha, paper_search
 from sk_sparse_l1._network import Network, build_mlp, layer_widths, linear_layers
 from sk_sparse_l1._optimizers import make_optimizer
-from sk_sparse_l1._params import (
-    check_alpha,
-    check_hidden_layer_sizes,
-    check_target_sparsity,
-)
 from sk_sparse_l1._progress import EpochProgress
 from sk_sparse_l1._schedules import L1_END, FixedAlpha, MagnitudeRampSchedule
 from sk_sparse_l1._targets import group_counts, target_nonzeros
 from sk_sparse_l1._trainer import Trainer, non_finite_error, torch_threads
 from sk_sparse_l1.sparse import prefer_sparse, sparse_forward
+
+# ------------------------------------------------------- parameter checks
+# Single parameters are declared in BaseSparseL1._parameter_constraints and
+# checked by scikit-learn; these check what depends on the data or on other
+# parameters, with "expected …, got …" wording. The skorch callbacks use
+# them too, naming what a value is given for (``per``).
+
+
+def check_hidden_layer_sizes(hidden_layer_sizes):
+    """The widths of the hidden layers as a list of positive ints."""
+    sizes = hidden_layer_sizes
+    sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
+    if not all(isinstance(s, Integral) and s > 0 for s in sizes):
+        raise ValueError(
+            f"hidden_layer_sizes must be positive integers, got {hidden_layer_sizes!r}."
+        )
+    return [int(s) for s in sizes]
+
+
+def check_alpha(alpha, n_layers, *, per="weight layer"):
+    """One finite, non-negative λ for every layer.
+
+    Parameters
+    ----------
+    alpha : float or array-like of float
+        One λ for all layers, or one per layer.
+    n_layers : int
+        Number of penalized tensors.
+    per : str, default="weight layer"
+        What each value of a sequence is for, as the error message says it.
+
+    Returns
+    -------
+    alphas : list of float
+        ``n_layers`` values.
+    """
+    shape = np.shape(alpha)
+    if len(shape) > 1 or (len(shape) == 1 and shape[0] != n_layers):
+        raise ValueError(
+            f"alpha must be a float or one value per {per}: expected "
+            f"{n_layers} values, got {shape}."
+        )
+    try:
+        alphas = np.asarray(alpha, dtype=float)
+    except (TypeError, ValueError):
+        alphas = np.array(np.nan)
+    if not np.all(np.isfinite(alphas)) or np.any(alphas < 0):
+        raise ValueError(f"alpha must be finite and non-negative, got {alpha!r}.")
+    if alphas.ndim == 0:
+        return [float(alphas)] * n_layers
+    return alphas.tolist()
+
+
+def check_fractions(name, value):
+    """Every entry of a float or sequence must be a fraction in [0, 1)."""
+    for v in np.atleast_1d(np.asarray(value, dtype=object)).ravel():
+        ok = isinstance(v, Real) and not isinstance(v, bool) and np.isfinite(v)
+        if not ok or not 0 <= v < 1:
+            raise InvalidParameterError(
+                f"The '{name}' parameter must be a float in [0, 1) or a sequence "
+                f"of such floats, one per weight layer. Got {value!r} instead."
+            )
+
+
+def check_target_sparsity(target_sparsity, *, per="weight layer"):
+    """A fraction in [0, 1), or a 1-D sequence of them; None passes.
+
+    Whether a sequence has one entry per layer is checked where the counts
+    are computed, by :func:`sk_sparse_l1._targets.target_nonzeros`.
+    """
+    if target_sparsity is None:
+        return
+    check_fractions("target_sparsity", target_sparsity)
+    if np.ndim(target_sparsity) > 1:
+        raise ValueError(
+            "target_sparsity must be a float or a 1-D sequence with one "
+            f"fraction per {per}, got shape {np.shape(target_sparsity)}."
+        )
 
 
 class BaseSparseL1(BaseEstimator):
@@ -197,8 +275,13 @@ class BaseSparseL1(BaseEstimator):
         widths = [X.shape[1], *check_hidden_layer_sizes(self.hidden_layer_sizes)]
         widths.append(target.shape[1])
         weight_counts = [a * b for a, b in zip(widths[:-1], widths[1:])]
-        check_target_sparsity(self.target_sparsity, weight_counts)
-        alphas = check_alpha(self.alpha, len(widths) - 1)
+        check_target_sparsity(self.target_sparsity)
+        targets, groups = None, None
+        if self.target_sparsity is not None:
+            targets, groups = target_nonzeros(self.target_sparsity, weight_counts)
+        alphas = self.alpha
+        if not isinstance(alphas, str):  # "auto" is resolved once training starts
+            alphas = check_alpha(alphas, len(weight_counts))
 
         device = resolve_device(self.device)
         dtype = torch.float64 if X.dtype == np.float64 else torch.float32
@@ -226,10 +309,18 @@ class BaseSparseL1(BaseEstimator):
             if alphas == "auto" and self.target_sparsity is None:
                 alphas = self._auto_alpha(trainer, first_pass, len(widths) - 1)
             schedule, search = self._run(
-                trainer, alphas, weight_counts, first_pass, incremental
+                trainer, alphas, weight_counts, targets, groups, first_pass, incremental
             )
         _fitted.set_fitted_state(
-            self, module, trainer, schedule, search, weight_counts, incremental
+            self,
+            module,
+            trainer,
+            schedule,
+            search,
+            weight_counts,
+            targets,
+            groups,
+            incremental,
         )
         self._optimizer_state = trainer.optimizer.state_dict()
         self._shuffle_state = trainer.generator.get_state()
@@ -238,7 +329,9 @@ class BaseSparseL1(BaseEstimator):
         self.fit_time_ = time.perf_counter() - started
         return self
 
-    def _run(self, trainer, alphas, weight_counts, first_pass, incremental):
+    def _run(
+        self, trainer, alphas, weight_counts, targets, groups, first_pass, incremental
+    ):
         """Train: one schedule, or the paper's rounds then a refit schedule.
         Returns the schedule last run and the paper search (or None)."""
         n_epochs = 1 if incremental else self.max_iter
@@ -249,13 +342,15 @@ class BaseSparseL1(BaseEstimator):
             if incremental and not first_pass:
                 schedule = self._schedule.to(trainer.data.device)
             elif self.target_sparsity is not None and self.search == "paper":
-                search, schedule = self._paper_search(trainer, weight_counts)
+                search, schedule = self._paper_search(trainer, targets, groups)
                 n_epochs = self.max_iter - schedule.max_epochs
                 if n_epochs > 0:
                     schedule = schedule.refit_after(trainer.network.weights, n_epochs)
                     trainer.start_refit()
             else:
-                schedule = self._new_schedule(alphas, weight_counts, incremental)
+                schedule = self._new_schedule(
+                    alphas, weight_counts, targets, groups, incremental
+                )
                 schedule.start(trainer.network.weights)
             if n_epochs > 0 and not trainer.interrupted:
                 trainer.run(schedule, n_epochs)
@@ -266,14 +361,13 @@ class BaseSparseL1(BaseEstimator):
         self._schedule = schedule.to("cpu")
         return schedule, search
 
-    def _new_schedule(self, alphas, weight_counts, incremental):
+    def _new_schedule(self, alphas, weight_counts, targets, groups, incremental):
         common = dict(
             max_epochs=self.max_iter,
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
             adaptive=not incremental,
         )
-        targets, groups = self._targets(weight_counts)
         if targets is None:
             return FixedAlpha(alphas, refit=self._refits(alphas), **common)
         sizes = group_counts(weight_counts, groups)
@@ -287,8 +381,7 @@ class BaseSparseL1(BaseEstimator):
             **common,
         )
 
-    def _paper_search(self, trainer, weight_counts):
-        targets, groups = self._targets(weight_counts)
+    def _paper_search(self, trainer, targets, groups):
         round_epochs = self.max_iter
         if self._refits(None):
             round_epochs = max(1, round(L1_END * self.max_iter))
@@ -316,11 +409,6 @@ class BaseSparseL1(BaseEstimator):
         if self.refit == "auto":
             return alphas is None
         return bool(self.refit) and (alphas is None or any(a > 0 for a in alphas))
-
-    def _targets(self, weight_counts):
-        if self.target_sparsity is None:
-            return None, None
-        return target_nonzeros(self.target_sparsity, weight_counts)
 
     def _combined_sample_weight(self, X, y, sample_weight):
         """Sample weights (× class weights) scaled to mean 1, or None."""

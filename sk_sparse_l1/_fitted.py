@@ -52,7 +52,7 @@ def _arrays(tensors, transpose):
 
 
 def set_fitted_state(
-    est, module, trainer, schedule, search, weight_counts, incremental
+    est, module, trainer, schedule, search, weight_counts, targets, groups, incremental
 ):
     """Set every fitted attribute of ``est`` from what the training left."""
     module = module.cpu().requires_grad_(False)
@@ -79,13 +79,13 @@ def set_fitted_state(
     est.sparsity_ = 1.0 - est.n_nonzero_ / counts.sum()
     est.layer_sparsity_ = 1.0 - layer_nonzeros / counts
     est.support_ = np.any(est.coefs_[0] != 0, axis=1)
-    _set_lambda(est, schedule, search, weight_counts, layer_nonzeros)
+    _set_lambda(est, schedule, search, weight_counts, targets, groups, layer_nonzeros)
     _set_training_record(est, trainer, schedule)
     if not incremental:
         _warn(est, trainer, schedule, search)
 
 
-def _set_lambda(est, schedule, search, weight_counts, layer_nonzeros):
+def _set_lambda(est, schedule, search, weight_counts, targets, groups, layer_nonzeros):
     layer_wise = (
         np.ndim(est.alpha if est.target_sparsity is None else est.target_sparsity) == 1
     )
@@ -94,7 +94,6 @@ def _set_lambda(est, schedule, search, weight_counts, layer_nonzeros):
         vars(est).pop(name, None)
     if est.target_sparsity is None:
         return
-    targets, groups = est._targets(weight_counts)
     sizes = group_counts(weight_counts, groups)
     if search is not None:
         path_lambdas, path_nonzeros = search.lambdas, search.nonzeros

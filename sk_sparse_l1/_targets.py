@@ -7,21 +7,7 @@ layer-wise targets. Everything here works on plain numbers and numpy arrays,
 so it can be tested against synthetic sparsity curves.
 """
 
-from numbers import Real
-
 import numpy as np
-from sklearn.utils._param_validation import InvalidParameterError
-
-
-def check_fractions(name, value):
-    """Every entry of a float or sequence must be a fraction in [0, 1)."""
-    for v in np.atleast_1d(np.asarray(value, dtype=object)).ravel():
-        ok = isinstance(v, Real) and not isinstance(v, bool) and np.isfinite(v)
-        if not ok or not 0 <= v < 1:
-            raise InvalidParameterError(
-                f"The '{name}' parameter must be a float in [0, 1) or a sequence "
-                f"of such floats, one per weight layer. Got {value!r} instead."
-            )
 
 
 def target_nonzeros(target_sparsity, weight_counts):

@@ -35,6 +35,7 @@ except ImportError as exc:
         "pip install sk_sparse_l1[skorch]"
     ) from exc
 
+from sk_sparse_l1._estimator import check_alpha, check_target_sparsity
 from sk_sparse_l1._network import count_nonzero
 from sk_sparse_l1._optimizers import (
     OptimizerMetric,
@@ -43,7 +44,6 @@ from sk_sparse_l1._optimizers import (
 )
 from sk_sparse_l1._schedules import MagnitudeRampSchedule
 from sk_sparse_l1._targets import (
-    check_fractions,
     fitted_alpha,
     group_counts,
     path_arrays,
@@ -122,23 +122,6 @@ class _ProximalCallback(Callback):
         return state
 
 
-def _check_alpha(alpha, n_tensors):
-    if np.ndim(alpha) == 0:
-        alphas = [alpha]
-    else:
-        alphas = list(np.asarray(alpha, dtype=object).ravel())
-        if np.ndim(alpha) != 1 or len(alphas) != n_tensors:
-            raise ValueError(
-                f"alpha must be a float or one value per penalized tensor: "
-                f"expected {n_tensors} values, got {np.shape(alpha)}."
-            )
-    for a in alphas:
-        ok = isinstance(a, Real) and not isinstance(a, bool)
-        if not ok or not math.isfinite(a) or a < 0:
-            raise ValueError(f"alpha must be finite and non-negative, got {alpha!r}.")
-    return [float(a) for a in alphas] * (n_tensors if len(alphas) == 1 else 1)
-
-
 class ProximalL1(_ProximalCallback):
     """Proximal ℓ1 training at a fixed λ, as a skorch callback.
 
@@ -209,7 +192,9 @@ class ProximalL1(_ProximalCallback):
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         super().on_train_begin(net, X=X, y=y, **kwargs)
-        self._alphas = _check_alpha(self.alpha, len(self.penalized_params_))
+        self._alphas = check_alpha(
+            self.alpha, len(self.penalized_params_), per="penalized tensor"
+        )
 
     def _step_lambdas(self):
         return self._alphas
@@ -328,13 +313,7 @@ layer_sparsity_, sparsity_
         self.n_iter_no_change = n_iter_no_change
 
     def _check_params(self, net):
-        check_fractions("target_sparsity", self.target_sparsity)
-        if np.ndim(self.target_sparsity) > 1:
-            raise ValueError(
-                "target_sparsity must be a float or a 1-D sequence with one "
-                f"fraction per penalized tensor, got shape "
-                f"{np.shape(self.target_sparsity)}."
-            )
+        check_target_sparsity(self.target_sparsity, per="penalized tensor")
         tol_ok = isinstance(self.sparsity_tol, Real) and 0 < self.sparsity_tol < 1
         if not tol_ok:
             raise ValueError(
