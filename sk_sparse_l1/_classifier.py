@@ -15,8 +15,7 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import column_or_1d
 
-from sk_sparse_l1._estimator import BaseSparseL1
-from sk_sparse_l1._fitted import unchanged_on_failure
+from sk_sparse_l1._estimator import BaseSparseL1, unchanged_on_failure
 
 
 class SparseL1Classifier(ClassifierMixin, BaseSparseL1):
@@ -310,7 +309,8 @@ n_features_in_, feature_names_in_, n_layers_, n_outputs_
         -------
         self : object
         """
-        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+        self._fit(X, y, sample_weight, incremental=True, classes=classes)
+        return self
 
     def predict(self, X):
         """Predict class labels.

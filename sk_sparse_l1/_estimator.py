@@ -2,20 +2,23 @@
 
 ``fit`` and ``partial_fit`` validate the data, encode the target, build or
 continue the network, choose a schedule (a fixed λ, or a target sparsity)
-and run it; the task-specific parts (target encoding, loss, scoring,
-prediction) live in the subclasses, and the fitted state is written by
-:mod:`sk_sparse_l1._fitted`.
+and run it, then set the fitted state. The checks of parameters that depend
+on the data or on each other live here too, for the estimators and the
+skorch callbacks. The task-specific parts (target encoding, loss, scoring,
+prediction) live in the subclasses.
 """
 
 import copy
 import functools
 import time
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     Interval,
@@ -29,7 +32,6 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from sk_sparse_l1 import _fitted
 from sk_sparse_l1._data import (
     TrainingData,
     as_tensor,
@@ -39,13 +41,19 @@ from sk_sparse_l1._data import (
     weights_averaging_one,
 )
 from sk_sparse_l1._lambda_search import auto_alpha, paper_search
-from sk_sparse_l1._network import Network, build_mlp, layer_widths, linear_layers
+from sk_sparse_l1._network import (
+    Network,
+    build_mlp,
+    count_nonzero,
+    layer_widths,
+    linear_layers,
+)
 from sk_sparse_l1._optimizers import make_optimizer
 from sk_sparse_l1._progress import EpochProgress
 from sk_sparse_l1._schedules import L1_END, FixedAlpha, MagnitudeRampSchedule
-from sk_sparse_l1._targets import group_counts, target_nonzeros
+from sk_sparse_l1._targets import group_counts, target_nonzeros, within_tolerance
 from sk_sparse_l1._trainer import Trainer, non_finite_error, torch_threads
-from sk_sparse_l1.sparse import prefer_sparse, sparse_forward
+from sk_sparse_l1.sparse import prefer_sparse, sparse_forward, to_csr
 
 # ------------------------------------------------------- parameter checks
 # Single parameters are declared in BaseSparseL1._parameter_constraints and
@@ -124,6 +132,54 @@ def check_target_sparsity(target_sparsity, *, per="weight layer"):
             "target_sparsity must be a float or a 1-D sequence with one "
             f"fraction per {per}, got shape {np.shape(target_sparsity)}."
         )
+
+
+# ----------------------------------------------------------- fitted state
+
+
+def unchanged_on_failure(fit):
+    """Make a failed ``fit`` leave the estimator as it was before the call.
+
+    ``validate_data`` sets ``n_features_in_`` before anything can fail;
+    without this, a failed first fit looks fitted to ``check_is_fitted``,
+    and a failed refit mixes the new ``n_features_in_`` with the previous
+    network.
+    """
+
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        state = dict(self.__dict__)
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(state)
+            raise
+
+    return wrapper
+
+
+def as_arrays(tensors, transpose):
+    """Numpy copies of ``tensors`` (transposed: ``nn.Linear`` stores weights
+    as (fan_out, fan_in), scikit-learn's ``coefs_`` as (fan_in, fan_out))."""
+    arrays = [t.detach().cpu().numpy() for t in tensors]
+    return [(a.T if transpose else a).copy() for a in arrays]
+
+
+def fitted_alpha(lambdas, layer_wise):
+    """``alpha_``: the λ per layer (an array) for layer-wise settings, else
+    the one λ (a float); NaN when no λ was chosen."""
+    lambdas = [np.nan] if lambdas is None else lambdas
+    return np.asarray(lambdas, dtype=float) if layer_wise else float(lambdas[0])
+
+
+def path_arrays(path_lambdas, path_nonzeros, group_sizes):
+    """``alphas_`` and ``sparsities_``: the λ and the fraction of zeros of
+    each group (columns) at each point of the path (rows)."""
+    n_groups = len(group_sizes)
+    alphas = np.asarray(path_lambdas, dtype=float).reshape(-1, n_groups)
+    nonzeros = np.asarray(path_nonzeros, dtype=float).reshape(-1, n_groups)
+    return alphas, 1.0 - nonzeros / group_sizes
 
 
 class BaseSparseL1(BaseEstimator):
@@ -224,8 +280,6 @@ class BaseSparseL1(BaseEstimator):
 
     # ------------------------------------------------------------------ fit
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    @_fitted.unchanged_on_failure
     def fit(self, X, y, sample_weight=None):
         """Fit the network to ``X`` and ``y`` with proximal ℓ1 training.
 
@@ -245,9 +299,22 @@ class BaseSparseL1(BaseEstimator):
         self : object
             The fitted estimator.
         """
+        # Raised here, outside the decorators of _checked_fit: stacklevel=2
+        # is the caller's line.
+        for message, category in self._checked_fit(X, y, sample_weight):
+            warnings.warn(message, category, stacklevel=2)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    @unchanged_on_failure
+    def _checked_fit(self, X, y, sample_weight):
+        """``fit`` with its parameters validated and a failure undone;
+        returns the warnings that judge the fit, as (message, category)."""
         return self._fit(X, y, sample_weight, incremental=False)
 
     def _fit(self, X, y, sample_weight, incremental, classes=None):
+        """Fit (``incremental=False``) or train one more epoch of the fit
+        under way; returns the warnings that judge a whole fit."""
         started = time.perf_counter()
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
@@ -275,13 +342,7 @@ class BaseSparseL1(BaseEstimator):
         widths = [X.shape[1], *check_hidden_layer_sizes(self.hidden_layer_sizes)]
         widths.append(target.shape[1])
         weight_counts = [a * b for a, b in zip(widths[:-1], widths[1:])]
-        check_target_sparsity(self.target_sparsity)
-        targets, groups = None, None
-        if self.target_sparsity is not None:
-            targets, groups = target_nonzeros(self.target_sparsity, weight_counts)
-        alphas = self.alpha
-        if not isinstance(alphas, str):  # "auto" is resolved once training starts
-            alphas = check_alpha(alphas, len(weight_counts))
+        targets, groups, alphas = self._check_params(weight_counts)
 
         device = resolve_device(self.device)
         dtype = torch.float64 if X.dtype == np.float64 else torch.float32
@@ -311,23 +372,146 @@ class BaseSparseL1(BaseEstimator):
             schedule, search = self._run(
                 trainer, alphas, weight_counts, targets, groups, first_pass, incremental
             )
-        _fitted.set_fitted_state(
-            self,
-            module,
-            trainer,
-            schedule,
-            search,
-            weight_counts,
-            targets,
-            groups,
-            incremental,
-        )
+        self._set_fitted_state(module, trainer, schedule, weight_counts, incremental)
+        self._set_lambda_record(schedule, search, weight_counts, targets, groups)
+        self._set_training_record(trainer, schedule)
         self._optimizer_state = trainer.optimizer.state_dict()
         self._shuffle_state = trainer.generator.get_state()
         self._target_ndim = y.ndim
         self.t_ += data.n_samples * trainer.n_epochs
         self.fit_time_ = time.perf_counter() - started
-        return self
+        if incremental:
+            return []
+        return self._fit_warnings(trainer, schedule, search)
+
+    # -------------------------------------------------------- fitted state
+
+    def _set_fitted_state(self, module, trainer, schedule, weight_counts, incremental):
+        """The network, its weights as arrays, and their sparsity."""
+        network = trainer.network
+        self.module_ = module.cpu().requires_grad_(False)
+        self.coefs_ = as_arrays(network.weights, transpose=True)
+        self.intercepts_ = as_arrays(network.biases, transpose=False)
+        self.sparse_coefs_ = to_csr(self.coefs_)
+        if trainer.l1_snapshot is not None:
+            n_layers = len(self.coefs_)
+            self.l1_coefs_ = as_arrays(trainer.l1_snapshot[:n_layers], transpose=True)
+            self.l1_intercepts_ = as_arrays(
+                trainer.l1_snapshot[n_layers:], transpose=False
+            )
+        elif not (
+            incremental and schedule.phase == "refit" and hasattr(self, "l1_coefs_")
+        ):
+            self.l1_coefs_ = [W.copy() for W in self.coefs_]
+            self.l1_intercepts_ = [b.copy() for b in self.intercepts_]
+        self.n_layers_ = len(self.coefs_) + 1
+        self.n_outputs_ = self.coefs_[-1].shape[1]
+        self.out_activation_ = self._out_activation()
+        layer_nonzeros = np.array(count_nonzero(network.weights))
+        counts = np.asarray(weight_counts)
+        self.n_nonzero_ = int(layer_nonzeros.sum())
+        self.layer_n_nonzero_ = layer_nonzeros
+        self.sparsity_ = 1.0 - self.n_nonzero_ / counts.sum()
+        self.layer_sparsity_ = 1.0 - layer_nonzeros / counts
+        self.support_ = np.any(self.coefs_[0] != 0, axis=1)
+
+    def _set_lambda_record(self, schedule, search, weight_counts, targets, groups):
+        """``alpha_`` and, for a target sparsity, the path of λ and the
+        sparsity it gave, and whether the target was reached."""
+        layer_wise = (
+            np.ndim(
+                self.alpha if self.target_sparsity is None else self.target_sparsity
+            )
+            == 1
+        )
+        self.alpha_ = fitted_alpha(schedule.alpha, layer_wise)
+        for name in ("alphas_", "sparsities_", "n_search_rounds_", "target_reached_"):
+            vars(self).pop(name, None)
+        if targets is None:
+            return
+        sizes = group_counts(weight_counts, groups)
+        if search is not None:
+            path_lambdas, path_nonzeros = search.lambdas, search.nonzeros
+            self.n_search_rounds_ = search.n_rounds
+        else:
+            path = getattr(schedule, "path", [])
+            path_lambdas = [lam for lam, _ in path]
+            path_nonzeros = [k for _, k in path]
+            self.n_search_rounds_ = 1
+        self.alphas_, self.sparsities_ = path_arrays(path_lambdas, path_nonzeros, sizes)
+        final = group_counts(self.layer_n_nonzero_, groups)
+        self.target_reached_ = within_tolerance(final, targets, self.sparsity_tol)
+
+    def _set_training_record(self, trainer, schedule):
+        """scikit-learn's MLP attributes: ``loss_curve_`` and
+        ``validation_scores_`` grow over ``warm_start`` fits and
+        ``partial_fit`` calls; ``n_iter_`` counts the epochs of this call."""
+        self.n_iter_ = trainer.n_epochs
+        self.loss_curve_ = list(self.loss_curve_) + [
+            float(v) for v in trainer.loss_curve
+        ]
+        stopping = schedule.stopping
+        self._no_improvement_count = stopping.no_improvement_count
+        if self.early_stopping:
+            previous = self.validation_scores_ or []
+            self.validation_scores_ = previous + [
+                float(s) for s in trainer.validation_scores
+            ]
+            self.best_validation_score_ = trainer.best_score
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = float(stopping.best_loss)
+
+    def _fit_warnings(self, trainer, schedule, search):
+        """The warnings that judge a whole fit, as (message, category)."""
+        if trainer.interrupted:
+            message = (
+                "Training interrupted by the user: the estimator keeps the "
+                "network as it was when interrupted."
+            )
+            return [(message, UserWarning)]
+        if self.target_sparsity is not None and not self.target_reached_:
+            where = (
+                f"within max_search_rounds={self.max_search_rounds} rounds"
+                if search is not None
+                else f"within max_iter={self.max_iter} epochs"
+            )
+            message = (
+                f"target_sparsity={self.target_sparsity} was not reached {where} "
+                f"(sparsity_tol={self.sparsity_tol}): the network kept has "
+                f"sparsity {np.round(self.layer_sparsity_, 4).tolist()} per "
+                f"layer, {self.sparsity_:.4f} overall. Increase max_iter or "
+                "max_search_rounds, or widen sparsity_tol."
+            )
+            return [(message, ConvergenceWarning)]
+        if not schedule.converged:
+            monitored = "validation score" if self.early_stopping else "loss"
+            message = (
+                f"Proximal training used all max_iter={self.max_iter} epochs and "
+                f"its {schedule.phase} phase had not converged: the {monitored} "
+                f"still improved by more than tol={self.tol} within "
+                f"n_iter_no_change={self.n_iter_no_change} epochs (last "
+                f"objective {self.loss_curve_[-1]:.6g}). Increase max_iter to "
+                "train longer."
+            )
+            return [(message, ConvergenceWarning)]
+        return []
+
+    def _check_params(self, weight_counts):
+        """The checks that need the layer sizes. Returns the nonzero count
+        wanted in each group and the layers of each group (None without a
+        target sparsity), and λ per layer (``"auto"`` is resolved once the
+        network exists)."""
+        check_target_sparsity(self.target_sparsity)
+        targets, groups = None, None
+        if self.target_sparsity is not None:
+            targets, groups = target_nonzeros(self.target_sparsity, weight_counts)
+        alphas = self.alpha
+        if not isinstance(alphas, str):
+            alphas = check_alpha(alphas, len(weight_counts))
+        return targets, groups, alphas
 
     def _run(
         self, trainer, alphas, weight_counts, targets, groups, first_pass, incremental

@@ -4,8 +4,7 @@ import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 
-from sk_sparse_l1._estimator import BaseSparseL1
-from sk_sparse_l1._fitted import unchanged_on_failure
+from sk_sparse_l1._estimator import BaseSparseL1, unchanged_on_failure
 
 
 class SparseL1Regressor(RegressorMixin, BaseSparseL1):
@@ -221,7 +220,8 @@ class SparseL1Regressor(RegressorMixin, BaseSparseL1):
         -------
         self : object
         """
-        return self._fit(X, y, sample_weight, incremental=True)
+        self._fit(X, y, sample_weight, incremental=True)
+        return self
 
     def predict(self, X):
         """Predict with the sparse network.

@@ -50,22 +50,6 @@ def group_counts(layer_counts, groups):
     return np.array([sum(layer_counts[j] for j in group) for group in groups])
 
 
-def fitted_alpha(lambdas, layer_wise):
-    """``alpha_``: the λ per layer (an array) for layer-wise settings, else
-    the one λ (a float); NaN when no λ was chosen."""
-    lambdas = [np.nan] if lambdas is None else lambdas
-    return np.asarray(lambdas, dtype=float) if layer_wise else float(lambdas[0])
-
-
-def path_arrays(path_lambdas, path_nonzeros, group_sizes):
-    """``alphas_`` and ``sparsities_``: the λ and the fraction of zeros of
-    each group (columns) at each point of the path (rows)."""
-    n_groups = len(group_sizes)
-    alphas = np.asarray(path_lambdas, dtype=float).reshape(-1, n_groups)
-    nonzeros = np.asarray(path_nonzeros, dtype=float).reshape(-1, n_groups)
-    return alphas, 1.0 - nonzeros / group_sizes
-
-
 def within_tolerance(nonzeros, targets, tol):
     """True when every group's nonzero count is within ``tol · T`` of its
     target ``T`` (and at least within one weight).

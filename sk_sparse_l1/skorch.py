@@ -35,7 +35,12 @@ except ImportError as exc:
         "pip install sk_sparse_l1[skorch]"
     ) from exc
 
-from sk_sparse_l1._estimator import check_alpha, check_target_sparsity
+from sk_sparse_l1._estimator import (
+    check_alpha,
+    check_target_sparsity,
+    fitted_alpha,
+    path_arrays,
+)
 from sk_sparse_l1._network import count_nonzero
 from sk_sparse_l1._optimizers import (
     OptimizerMetric,
@@ -44,9 +49,7 @@ from sk_sparse_l1._optimizers import (
 )
 from sk_sparse_l1._schedules import MagnitudeRampSchedule
 from sk_sparse_l1._targets import (
-    fitted_alpha,
     group_counts,
-    path_arrays,
     target_nonzeros,
     within_tolerance,
 )
