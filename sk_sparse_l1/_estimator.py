@@ -48,7 +48,7 @@ from sk_sparse_l1._network import (
     layer_widths,
     linear_layers,
 )
-from sk_sparse_l1._optimizers import make_optimizer
+from sk_sparse_l1._optimizers import SOLVERS, make_optimizer
 from sk_sparse_l1._progress import EpochProgress
 from sk_sparse_l1._schedules import L1_END, FixedAlpha, MagnitudeRampSchedule
 from sk_sparse_l1._targets import group_counts, target_nonzeros, within_tolerance
@@ -191,7 +191,7 @@ class BaseSparseL1(BaseEstimator):
             Interval(Integral, 1, None, closed="left"),
         ],
         "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
-        "solver": [StrOptions({"sgd", "adam"})],
+        "solver": [StrOptions(set(SOLVERS))],
         "alpha": [
             StrOptions({"auto"}),
             Interval(Real, 0, None, closed="left"),

@@ -1,20 +1,54 @@
-"""The optimizers of proximal training, behind one interface.
+"""The optimizers of proximal training, behind one protocol.
 
 :class:`ProximalSGD` and :class:`ProximalAdam` train the estimators' MLP;
-:class:`OptimizerMetric` adapts a ``torch.optim`` optimizer of a skorch net.
-Each offers the penalized ``weights``, the ``step_sizes()`` just applied to
-them, and ``prox_``, the proximal map taken in that metric. The estimators'
-optimizers split an update in two so that a caller can look between them:
-:meth:`ProximalSGD.step` takes the gradient step on every parameter, then
-:meth:`ProximalSGD.prox_` soft-thresholds the penalized weights at
-``λ_j · d``, with ``d`` the step size just applied to each coordinate. λ
-controllers use that gap to choose λ from the post-step weights.
+:class:`TorchOptimizerAdapter` stands for the ``torch.optim`` optimizer of a
+skorch net, which takes the gradient step itself. All three offer what the
+proximal step (:func:`sk_sparse_l1._trainer.proximal_step`) and the
+schedules read (:class:`ProximalOptimizer`): the penalized ``weights``, the
+``step_sizes()`` ``d`` the last gradient step applied to them, computed once
+per step, and ``prox_``, the proximal map of ``λ‖W‖₁`` taken in that metric.
+
+An update is split in two so that a schedule can look between the halves:
+the gradient step on every parameter, then soft-thresholding of the weights
+at ``λ_j · d``, with λ chosen from the post-step weights.
 """
+
+from typing import Protocol
 
 import torch
 
-from sk_sparse_l1._network import default_penalized_parameters
-from sk_sparse_l1._prox import adam_step_sizes, soft_threshold_, soft_threshold_all_
+from sk_sparse_l1._prox import (
+    adam_denominators,
+    adam_step_sizes,
+    soft_threshold_,
+    soft_threshold_all_,
+)
+
+# The names of the `solver` parameter, each an optimizer of make_optimizer.
+SOLVERS = ("sgd", "adam")
+
+
+class ProximalOptimizer(Protocol):
+    """What the proximal step, the schedules and the λ rules use of an
+    optimizer.
+
+    Attributes
+    ----------
+    weights : list of torch.Tensor
+        The penalized tensors, updated in place.
+    """
+
+    weights: list
+
+    def step_sizes(self):
+        """The step size ``d`` the last gradient step applied to each
+        coordinate of each weight tensor: a float, or a tensor of the
+        weight's shape. Computed once per step, whoever asks first."""
+
+    def prox_(self, lambdas):
+        """Soft-threshold each weight tensor ``W_j`` at ``λ_j · d`` in place;
+        ``λ_j`` is a float or a 0-dim tensor, and ``λ_j = 0`` leaves ``W_j``
+        alone."""
 
 
 class ProximalSGD:
@@ -22,8 +56,10 @@ class ProximalSGD:
 
     Parameters
     ----------
-    weights, biases : list of torch.Tensor
-        The penalized and the unpenalized tensors, updated in place.
+    weights : list of torch.Tensor
+        The penalized tensors, updated in place.
+    biases : list of torch.Tensor
+        The unpenalized tensors, updated in place.
     lr : float
         Learning rate.
     """
@@ -34,14 +70,30 @@ class ProximalSGD:
         self.lr = lr
 
     def step(self, weight_grads, bias_grads):
+        """Gradient step on every parameter.
+
+        Parameters
+        ----------
+        weight_grads : list of torch.Tensor
+            Gradients of the data loss, matching ``weights``.
+        bias_grads : list of torch.Tensor
+            Gradients of the data loss, matching ``biases``.
+        """
         torch._foreach_add_(self.params, weight_grads + bias_grads, alpha=-self.lr)
 
     def step_sizes(self):
+        """``lr`` for every weight tensor."""
         return [self.lr] * len(self.weights)
 
     def prox_(self, lambdas):
-        """Soft-threshold each weight matrix at ``λ_j · d``; ``λ_j`` is a
-        float or a 0-dim tensor (left on the device: no host copy)."""
+        """Soft-threshold each weight matrix at ``λ_j · d``.
+
+        Parameters
+        ----------
+        lambdas : list of float or torch.Tensor
+            λ per weight tensor: a float, or a 0-dim tensor left on the
+            device (no host copy). Tensors with ``λ_j = 0`` are left alone.
+        """
         active = [
             j
             for j, lam in enumerate(lambdas)
@@ -72,7 +124,7 @@ class ProximalSGD:
         return {}
 
     def load_state_dict(self, state):
-        pass
+        """Continue from :meth:`state_dict`."""
 
 
 class ProximalAdam(ProximalSGD):
@@ -84,6 +136,21 @@ class ProximalAdam(ProximalSGD):
     penalized objective with Adam's averaged gradient. Thresholding at
     ``lr · λ`` instead would make λ nearly meaningless, since Adam's steps are
     normalized while its threshold would not be.
+
+    Parameters
+    ----------
+    weights : list of torch.Tensor
+        The penalized tensors, updated in place.
+    biases : list of torch.Tensor
+        The unpenalized tensors, updated in place.
+    lr : float
+        Learning rate.
+    beta1 : float
+        Decay rate of the first moment.
+    beta2 : float
+        Decay rate of the second moment.
+    eps : float
+        Added to ``√v̂`` for numerical stability.
     """
 
     def __init__(self, weights, biases, *, lr, beta1, beta2, eps):
@@ -92,6 +159,8 @@ class ProximalAdam(ProximalSGD):
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
         self.n_steps = 0
+        self._weight_denoms = None
+        self._step_sizes = None
 
     def step(self, weight_grads, bias_grads):
         grads = weight_grads + bias_grads
@@ -100,23 +169,27 @@ class ProximalAdam(ProximalSGD):
         torch._foreach_mul_(self.exp_avg_sq, self.beta2)
         torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, value=1.0 - self.beta2)
         bias_correction1 = 1.0 - self.beta1**self.n_steps
-        bias_correction2 = 1.0 - self.beta2**self.n_steps
-        denom = torch._foreach_sqrt(self.exp_avg_sq)
-        torch._foreach_div_(denom, bias_correction2**0.5)
-        torch._foreach_add_(denom, self.eps)
+        denom = adam_denominators(
+            self.exp_avg_sq, self.n_steps, beta2=self.beta2, eps=self.eps
+        )
         torch._foreach_addcdiv_(
             self.params, self.exp_avg, denom, value=-self.lr / bias_correction1
         )
-        # denom is √v̂ + ε: keep the weights' part for the step sizes.
+        # The weights' √v̂ + ε, for the step sizes if anyone asks.
         self._weight_denoms = denom[: len(self.weights)]
+        self._step_sizes = None
 
     def step_sizes(self):
-        return [self.lr / denom for denom in self._weight_denoms]
+        """``lr / (√v̂ + ε)`` per coordinate, computed once per step."""
+        if self._step_sizes is None:
+            self._step_sizes = adam_step_sizes(self._weight_denoms, self.lr)
+        return self._step_sizes
 
     def _thresholds(self, lambdas, layers):
         """``λ_j · d`` for the given layers, ``d = lr / (√v̂ + ε)`` per
         coordinate."""
-        sizes = [self.lr / self._weight_denoms[j] for j in layers]
+        sizes = self.step_sizes()
+        sizes = [sizes[j] for j in layers]
         if all(isinstance(lam, torch.Tensor) for lam in lambdas):
             return torch._foreach_mul(sizes, lambdas)
         return [d * lam for d, lam in zip(sizes, lambdas)]
@@ -137,20 +210,50 @@ class ProximalAdam(ProximalSGD):
 
 
 def make_optimizer(solver, weights, biases, *, lr, beta1=0.9, beta2=0.999, eps=1e-8):
-    """The optimizer named by ``solver`` (``"sgd"`` or ``"adam"``)."""
+    """The optimizer named by ``solver``, one of :data:`SOLVERS`.
+
+    Parameters
+    ----------
+    solver : {"sgd", "adam"}
+        :class:`ProximalSGD` or :class:`ProximalAdam`.
+    weights : list of torch.Tensor
+        The penalized tensors.
+    biases : list of torch.Tensor
+        The unpenalized tensors.
+    lr : float
+        Learning rate.
+    beta1, beta2, eps : float, default=0.9, 0.999, 1e-8
+        Adam's parameters (ignored by SGD).
+
+    Returns
+    -------
+    optimizer : ProximalSGD or ProximalAdam
+    """
     if solver == "sgd":
         return ProximalSGD(weights, biases, lr=lr)
     return ProximalAdam(weights, biases, lr=lr, beta1=beta1, beta2=beta2, eps=eps)
+
+
+# ------------------------------------------------------ torch.optim adapter
 
 
 def _describe_group(group, keys):
     return ", ".join(f"{key}={group[key]!r}" for key in keys if key in group)
 
 
-def _check_param_group(optimizer, group, name):
+def check_torch_optimizer(optimizer, group, name):
     """Raise a ValueError unless ``group`` of ``optimizer`` is a configuration
-    whose per-coordinate step size is known (see
-    :class:`sk_sparse_l1.skorch.ProximalL1`)."""
+    whose per-coordinate step size is known.
+
+    Parameters
+    ----------
+    optimizer : torch.optim.Optimizer
+        The optimizer of the tensor ``name``.
+    group : dict
+        The parameter group of the tensor in ``optimizer``.
+    name : str
+        The tensor's name, for the error message.
+    """
     kind = type(optimizer).__name__
     problems = []
     if group.get("maximize", False):
@@ -189,41 +292,25 @@ def _check_param_group(optimizer, group, name):
         )
 
 
-def find_param_groups(net, weights, names):
-    """The optimizer and parameter group that update each tensor of
-    ``weights``; raises a ValueError if one is not optimized or the
-    optimizer is not supported."""
-    located = {}
-    for attr in getattr(net, "_optimizers", ["optimizer"]):
-        optimizer = getattr(net, attr + "_", None)
-        if optimizer is None:
-            continue
-        for group in optimizer.param_groups:
-            for p in group["params"]:
-                located[id(p)] = (optimizer, group)
-    found = []
-    for w, name in zip(weights, names, strict=True):
-        if id(w) not in located:
-            raise ValueError(
-                f"Parameter {name!r} is penalized but no optimizer of the net "
-                f"updates it: include it in the optimizer or leave it out of "
-                f"`params`."
-            )
-        optimizer, group = located[id(w)]
-        _check_param_group(optimizer, group, name)
-        found.append(located[id(w)])
-    return found
+class TorchOptimizerAdapter:
+    """The :class:`ProximalOptimizer` of tensors that a ``torch.optim``
+    optimizer updates (a skorch net's).
 
+    The torch optimizer takes the gradient step; this adapter reads the step
+    sizes it applied (``lr`` for ``torch.optim.SGD`` without momentum,
+    ``lr / (√v̂ + ε)`` from the state of ``torch.optim.Adam``) and takes the
+    proximal map in that metric. Learning rates are read before the step
+    (:meth:`record_learning_rates`), so that a scheduler that changes them
+    after the step, in its own ``on_batch_end``, does not change the
+    threshold of the step just taken.
 
-class OptimizerMetric:
-    """The penalized tensors of a net and the step sizes its optimizer applied.
-
-    Offers the ``weights`` / ``step_sizes()`` interface of
-    :mod:`sk_sparse_l1._optimizers` that :class:`QuantileController` reads, and the
-    proximal map taken in the same metric. Learning rates are read before the
-    optimizer step (:meth:`record_learning_rates`), so that a scheduler that
-    changes them after the step, in its own ``on_batch_end``, does not change
-    the threshold of the step just taken.
+    Parameters
+    ----------
+    parameters : list of torch.nn.Parameter
+        The penalized tensors.
+    param_groups : list of tuple
+        ``(optimizer, group)`` updating each tensor, each checked by
+        :func:`check_torch_optimizer`.
     """
 
     def __init__(self, parameters, param_groups):
@@ -232,11 +319,20 @@ class OptimizerMetric:
         self.weights = [p.detach() for p in parameters]
         self.param_groups = param_groups
         self._lrs = None
+        self._step_sizes = None
 
     def record_learning_rates(self):
+        """Read the learning rates of the step about to be taken."""
         self._lrs = [float(group["lr"]) for _, group in self.param_groups]
 
     def step_sizes(self):
+        """The step sizes of the step the torch optimizer just took,
+        computed once per step."""
+        if self._step_sizes is None:
+            self._step_sizes = self._applied_step_sizes()
+        return self._step_sizes
+
+    def _applied_step_sizes(self):
         lrs = self._lrs
         if lrs is None:  # a train_step that does not notify on_grad_computed
             lrs = [float(group["lr"]) for _, group in self.param_groups]
@@ -249,15 +345,13 @@ class OptimizerMetric:
                 sizes.append(0.0)
             elif isinstance(optimizer, torch.optim.Adam):
                 state = optimizer.state[p]
-                sizes.append(
-                    adam_step_sizes(
-                        state["exp_avg_sq"],
-                        float(state["step"]),
-                        lr,
-                        group["betas"][1],
-                        group["eps"],
-                    )
+                denom = adam_denominators(
+                    [state["exp_avg_sq"]],
+                    float(state["step"]),
+                    beta2=group["betas"][1],
+                    eps=group["eps"],
                 )
+                sizes.append(adam_step_sizes(denom, lr)[0])
             else:
                 sizes.append(lr)
         return sizes
@@ -266,28 +360,11 @@ class OptimizerMetric:
         for w, lam, d in zip(self.weights, lambdas, self.step_sizes(), strict=True):
             if isinstance(lam, torch.Tensor) or lam > 0:
                 soft_threshold_(w, lam * d)
-        self._lrs = None  # used once: the next step records its own
+        # Used once: the next step records its own.
+        self._lrs = self._step_sizes = None
 
-
-def penalized_parameters(net, params):
-    """Names and tensors of the penalized parameters of ``net.module_``."""
-    named = dict(net.module_.named_parameters())
-    if params is None:
-        weights = default_penalized_parameters(net.module_)
-        name_of = {id(p): name for name, p in named.items()}
-        names = [name_of[id(w)] for w in weights]
-    else:
-        names = [params] if isinstance(params, str) else list(params)
-        unknown = [name for name in names if name not in named]
-        if unknown:
-            raise ValueError(
-                f"params must name parameters of net.module_: {unknown} are "
-                f"not among its parameters {sorted(named)}."
-            )
-        weights = [named[name] for name in names]
-    if not weights:
-        raise ValueError(
-            "No parameter to penalize: net.module_ has no Linear or Conv layer; "
-            "name the tensors to penalize with `params`."
-        )
-    return names, weights
+    def reset(self):
+        """Clear the state of the torch optimizers (Adam's moments): a fresh
+        learning-rate schedule for a refit."""
+        for optimizer in {id(o): o for o, _ in self.param_groups}.values():
+            optimizer.state.clear()

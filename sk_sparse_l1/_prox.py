@@ -36,16 +36,55 @@ def soft_threshold_all_(weights, taus):
     torch._foreach_mul_(weights, shrunk)
 
 
-def adam_step_sizes(exp_avg_sq, step, lr, beta2, eps):
-    """Per-coordinate step sizes ``lr / (√v̂ + ε)`` that Adam applies.
+def adam_denominators(exp_avg_sq, step, *, beta2, eps):
+    """``√v̂ + ε``, the denominators of Adam's step, for each tensor.
 
-    ``exp_avg_sq`` is Adam's second-moment estimate ``v`` after ``step``
-    updates; ``v̂ = v / (1 − β₂^step)`` is its bias-corrected value. The first
-    moment's bias correction belongs to the gradient estimate, not to the
-    metric, so it does not appear here.
+    Adam updates ``w ← w − lr · m̂ / (√v̂ + ε)``, so the step size it applies
+    to a coordinate is ``d = lr / (√v̂ + ε)`` (:func:`adam_step_sizes`). The
+    operations are those of ``torch.optim.Adam``, ``√v / √(1 − β₂^t) + ε``:
+    the estimators' Adam steps with these denominators, and the threshold of
+    a skorch net's ``torch.optim.Adam`` is taken in the same metric as its
+    step. The first moment's bias correction belongs to the gradient
+    estimate, not to the metric, so it does not appear here.
+
+    Parameters
+    ----------
+    exp_avg_sq : list of torch.Tensor
+        Adam's second-moment estimates ``v`` after ``step`` updates.
+    step : int or float
+        Number of updates ``t``.
+    beta2 : float
+        Decay rate of the second moment.
+    eps : float
+        Added to ``√v̂``.
+
+    Returns
+    -------
+    denominators : list of torch.Tensor
+        New tensors, one per tensor of ``exp_avg_sq``.
     """
-    bias_correction = 1.0 - beta2**step
-    return lr / (torch.sqrt(exp_avg_sq / bias_correction) + eps)
+    bias_correction2 = 1.0 - beta2**step
+    denom = torch._foreach_sqrt(exp_avg_sq)
+    torch._foreach_div_(denom, bias_correction2**0.5)
+    torch._foreach_add_(denom, eps)
+    return denom
+
+
+def adam_step_sizes(denominators, lr):
+    """Per-coordinate step sizes ``d = lr / (√v̂ + ε)`` that Adam applies.
+
+    Parameters
+    ----------
+    denominators : list of torch.Tensor
+        :func:`adam_denominators` of the step.
+    lr : float
+        Learning rate of the step.
+
+    Returns
+    -------
+    step_sizes : list of torch.Tensor
+    """
+    return [lr / d for d in denominators]
 
 
 def threshold_keeping(scores, n_keep):

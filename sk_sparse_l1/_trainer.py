@@ -88,6 +88,37 @@ def batch_loss_and_gradients(network, data, rows):
     return tuple(total)
 
 
+def proximal_step(optimizer, schedule, weight_grads=None, bias_grads=None):
+    """One proximal step: gradient step, λ of the step, prox, masks.
+
+    The one place where a step is assembled, for the estimators' epochs
+    (:func:`run_epoch`) and for the skorch callbacks. It lives with the
+    loop, whose innermost part it is: optimizers know nothing of schedules,
+    and schedules do not apply their λ themselves. The step sizes the
+    schedule reads and those of the prox are the same, computed once by the
+    optimizer.
+
+    Parameters
+    ----------
+    optimizer : ProximalOptimizer
+        See :mod:`sk_sparse_l1._optimizers`.
+    schedule : object
+        Offers ``step_lambdas(optimizer)``, the λ of each weight tensor for
+        this step (a float, or a 0-dim tensor left on the device), and
+        ``masks``, None or a 0/1 tensor per weight tensor holding zeros (see
+        :mod:`sk_sparse_l1._schedules`).
+    weight_grads, bias_grads : list of torch.Tensor, default=None
+        Gradients of the data loss for the optimizer's gradient step. None
+        when the gradient step was already taken (by the ``torch.optim``
+        optimizer of a skorch net).
+    """
+    if weight_grads is not None:
+        optimizer.step(weight_grads, bias_grads)
+    optimizer.prox_(schedule.step_lambdas(optimizer))
+    if schedule.masks is not None:
+        torch._foreach_mul_(optimizer.weights, schedule.masks)
+
+
 def run_epoch(network, data, optimizer, schedule, *, batch_size, generator):
     """One pass over ``data`` in shuffled minibatches; returns the mean loss.
 
@@ -110,10 +141,7 @@ def run_epoch(network, data, optimizer, schedule, *, batch_size, generator):
             )
             n_rows = n_samples if full_batch else len(rows)
             total = total + value * n_rows
-            optimizer.step(weight_grads, bias_grads)
-            optimizer.prox_(schedule.step_lambdas(optimizer))
-            if schedule.masks is not None:
-                torch._foreach_mul_(optimizer.weights, schedule.masks)
+            proximal_step(optimizer, schedule, weight_grads, bias_grads)
     mean_loss = float(total) / n_samples
     check_finite_loss(mean_loss)
     return mean_loss

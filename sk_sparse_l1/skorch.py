@@ -41,18 +41,15 @@ from sk_sparse_l1._estimator import (
     fitted_alpha,
     path_arrays,
 )
-from sk_sparse_l1._network import count_nonzero
-from sk_sparse_l1._optimizers import (
-    OptimizerMetric,
-    find_param_groups,
-    penalized_parameters,
-)
-from sk_sparse_l1._schedules import MagnitudeRampSchedule
+from sk_sparse_l1._network import count_nonzero, default_penalized_parameters
+from sk_sparse_l1._optimizers import TorchOptimizerAdapter, check_torch_optimizer
+from sk_sparse_l1._schedules import FixedAlpha, MagnitudeRampSchedule
 from sk_sparse_l1._targets import (
     group_counts,
     target_nonzeros,
     within_tolerance,
 )
+from sk_sparse_l1._trainer import proximal_step
 
 __all__ = ["ProximalL1", "TargetSparsity"]
 
@@ -63,8 +60,9 @@ __all__ = ["ProximalL1", "TargetSparsity"]
 
 class _ProximalCallback(Callback):
     """Shared machinery: which tensors are penalized, the proximal step after
-    every optimizer step, sparsity bookkeeping. Subclasses say which λ each
-    step uses (:meth:`_step_lambdas`)."""
+    every optimizer step, sparsity bookkeeping. Subclasses set the schedule
+    that says which λ each step uses and which weights stay zero
+    (``_schedule``, see :mod:`sk_sparse_l1._schedules`)."""
 
     # skorch's Callback takes every attribute not ending in "_" for a
     # parameter; take them from the signature of __init__ instead, as
@@ -74,25 +72,23 @@ class _ProximalCallback(Callback):
         return BaseEstimator._get_param_names.__func__(cls)
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
-        names, parameters = penalized_parameters(net, self.params)
-        groups = find_param_groups(net, parameters, names)
-        self._metric = OptimizerMetric(parameters, groups)
+        names, parameters = _penalized_parameters(net, self.params)
+        groups = _find_param_groups(net, parameters, names)
+        self._optimizer = TorchOptimizerAdapter(parameters, groups)
         self.penalized_params_ = names
         self.tensor_sizes_ = np.array([p.numel() for p in parameters])
 
     def on_grad_computed(
         self, net, named_parameters, X=None, y=None, training=None, **kwargs
     ):
-        self._metric.record_learning_rates()
+        self._optimizer.record_learning_rates()
 
     def on_batch_end(self, net, batch=None, training=None, **kwargs):
         if not training:
             return
         with torch.no_grad():
-            self._metric.prox_(self._step_lambdas())
-            masks = self._step_masks()
-            if masks is not None:
-                torch._foreach_mul_(self._metric.weights, masks)
+            # The net's torch.optim optimizer has taken the gradient step.
+            proximal_step(self._optimizer, self._schedule)
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         self._record_sparsity()
@@ -102,21 +98,15 @@ class _ProximalCallback(Callback):
         self._record_sparsity()
 
     def _record_sparsity(self):
-        counts = np.array(count_nonzero(self._metric.weights))
+        counts = np.array(count_nonzero(self._optimizer.weights))
         self.layer_n_nonzero_ = counts
         self.n_nonzero_ = int(counts.sum())
         self.layer_sparsity_ = 1.0 - counts / self.tensor_sizes_
         self.sparsity_ = 1.0 - self.n_nonzero_ / int(self.tensor_sizes_.sum())
 
-    def _step_lambdas(self):
-        raise NotImplementedError
-
-    def _step_masks(self):
-        return None
-
     # Working state that holds the net's tensors, optimizer or a copy of the
     # module: skorch pickles those itself, and on_train_begin rebuilds it.
-    _transient = ("_metric",)
+    _transient = ("_optimizer", "_schedule")
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -195,12 +185,19 @@ class ProximalL1(_ProximalCallback):
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         super().on_train_begin(net, X=X, y=y, **kwargs)
-        self._alphas = check_alpha(
+        alphas = check_alpha(
             self.alpha, len(self.penalized_params_), per="penalized tensor"
         )
-
-    def _step_lambdas(self):
-        return self._alphas
+        # λ at every step and no masks: a fixed-λ schedule whose phase never
+        # ends (no refit, adaptive=False); the net's max_epochs ends training.
+        self._schedule = FixedAlpha(
+            alphas,
+            max_epochs=1,
+            tol=0.0,
+            n_iter_no_change=1,
+            refit=False,
+            adaptive=False,
+        )
 
 
 class TargetSparsity(_ProximalCallback):
@@ -296,8 +293,6 @@ layer_sparsity_, sparsity_
     (True, 35, 35)
     """
 
-    _transient = ("_metric", "_schedule")
-
     def __init__(
         self,
         target_sparsity=0.9,
@@ -344,24 +339,18 @@ layer_sparsity_, sparsity_
             refit=bool(self.refit),
             adaptive=True,
         )
-        self._schedule.start(self._metric.weights)
+        self._schedule.start(self._optimizer.weights)
         self.l1_state_dict_ = None
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         self._schedule.begin_epoch(_steps_per_epoch(net, dataset_train))
-
-    def _step_lambdas(self):
-        return self._schedule.step_lambdas(self._metric)
-
-    def _step_masks(self):
-        return self._schedule.masks
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         schedule = self._schedule
         in_l1 = schedule.phase == "l1"
         last = net.history[-1]
         loss = last.get("valid_loss", last.get("train_loss", np.nan))
-        action = schedule.end_epoch(float(loss), self._metric.weights)
+        action = schedule.end_epoch(float(loss), self._optimizer.weights)
         super().on_epoch_end(net, dataset_train, dataset_valid, **kwargs)
         lambdas = schedule.alpha if in_l1 and schedule.alpha is not None else None
         shown = (
@@ -373,8 +362,7 @@ layer_sparsity_, sparsity_
         if action == "refit":
             state = net.module_.state_dict()
             self.l1_state_dict_ = {k: v.detach().clone() for k, v in state.items()}
-            for optimizer in {id(o): o for o, _ in self._metric.param_groups}.values():
-                optimizer.state.clear()  # a fresh learning-rate schedule
+            self._optimizer.reset()  # a fresh learning-rate schedule
         elif action == "stop":
             raise KeyboardInterrupt  # skorch ends training, as EarlyStopping does
 
@@ -418,3 +406,53 @@ def _steps_per_epoch(net, dataset):
         if batch_size in (None, -1):
             return 1
         return max(1, math.ceil(n_samples / batch_size))
+
+
+def _penalized_parameters(net, params):
+    """Names and tensors of the penalized parameters of ``net.module_``."""
+    named = dict(net.module_.named_parameters())
+    if params is None:
+        weights = default_penalized_parameters(net.module_)
+        name_of = {id(p): name for name, p in named.items()}
+        names = [name_of[id(w)] for w in weights]
+    else:
+        names = [params] if isinstance(params, str) else list(params)
+        unknown = [name for name in names if name not in named]
+        if unknown:
+            raise ValueError(
+                f"params must name parameters of net.module_: {unknown} are "
+                f"not among its parameters {sorted(named)}."
+            )
+        weights = [named[name] for name in names]
+    if not weights:
+        raise ValueError(
+            "No parameter to penalize: net.module_ has no Linear or Conv layer; "
+            "name the tensors to penalize with `params`."
+        )
+    return names, weights
+
+
+def _find_param_groups(net, weights, names):
+    """The optimizer and parameter group of ``net`` that update each tensor
+    of ``weights``; raises a ValueError if one is not optimized or the
+    optimizer is not supported."""
+    located = {}
+    for attr in getattr(net, "_optimizers", ["optimizer"]):
+        optimizer = getattr(net, attr + "_", None)
+        if optimizer is None:
+            continue
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                located[id(p)] = (optimizer, group)
+    found = []
+    for w, name in zip(weights, names, strict=True):
+        if id(w) not in located:
+            raise ValueError(
+                f"Parameter {name!r} is penalized but no optimizer of the net "
+                f"updates it: include it in the optimizer or leave it out of "
+                f"`params`."
+            )
+        optimizer, group = located[id(w)]
+        check_torch_optimizer(optimizer, group, name)
+        found.append(located[id(w)])
+    return found

@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from sk_sparse_l1._prox import adam_step_sizes, soft_threshold_, threshold_keeping
+from sk_sparse_l1._prox import (
+    adam_denominators,
+    adam_step_sizes,
+    soft_threshold_,
+    threshold_keeping,
+)
 
 
 def numpy_soft_threshold(w, tau):
@@ -50,7 +55,8 @@ def test_adam_step_sizes_match_torch_adam():
         opt.step()
         state = opt.state[p]
         step = int(state["step"])
-        d = adam_step_sizes(state["exp_avg_sq"], step, 0.01, 0.999, 1e-8)
+        denom = adam_denominators([state["exp_avg_sq"]], step, beta2=0.999, eps=1e-8)
+        d = adam_step_sizes(denom, 0.01)[0]
         m_hat = state["exp_avg"] / (1 - 0.9**step)
         np.testing.assert_allclose(
             (before - p.detach()).numpy(), (d * m_hat).numpy(), rtol=1e-10, atol=1e-14

@@ -25,7 +25,11 @@ pytest.importorskip("skorch")
 from skorch import NeuralNetClassifier  # noqa: E402
 from skorch.callbacks import Callback, LRScheduler  # noqa: E402
 
-from sk_sparse_l1._prox import adam_step_sizes, soft_threshold_  # noqa: E402
+from sk_sparse_l1._prox import (  # noqa: E402
+    adam_denominators,
+    adam_step_sizes,
+    soft_threshold_,
+)
 from sk_sparse_l1._schedules import L1_END, RAMP_END  # noqa: E402
 from sk_sparse_l1.skorch import ProximalL1, TargetSparsity  # noqa: E402
 
@@ -273,13 +277,13 @@ class _CheckProx(Callback):
                 continue
             if isinstance(optimizer, torch.optim.Adam):
                 state = optimizer.state[p]
-                d = adam_step_sizes(
-                    state["exp_avg_sq"],
+                denom = adam_denominators(
+                    [state["exp_avg_sq"]],
                     float(state["step"]),
-                    self.before.lr,
-                    group["betas"][1],
-                    group["eps"],
+                    beta2=group["betas"][1],
+                    eps=group["eps"],
                 )
+                d = adam_step_sizes(denom, self.before.lr)[0]
             else:
                 d = self.before.lr
             expected = soft_threshold_(stepped.clone(), self.alpha * d)
