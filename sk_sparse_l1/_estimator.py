@@ -529,14 +529,12 @@ class BaseSparseL1(BaseEstimator):
                 search, schedule = self._paper_search(trainer, targets, groups)
                 n_epochs = self.max_iter - schedule.max_epochs
                 if n_epochs > 0:
-                    schedule = schedule.refit_after(trainer.network.weights, n_epochs)
-                    trainer.start_refit()
+                    schedule = schedule.refit_after(n_epochs)
             else:
                 schedule = self._new_schedule(
                     alphas, weight_counts, targets, groups, incremental
                 )
-                schedule.start(trainer.network.weights)
-            if n_epochs > 0 and not trainer.interrupted:
+            if n_epochs > 0:
                 trainer.run(schedule, n_epochs)
         finally:
             if progress is not None:

@@ -4,9 +4,11 @@ when each phase of a fit ends.
 A schedule is driven by a training loop, the estimators' or a skorch
 callback's, through these calls:
 
-- ``start(weights)`` once, before the first step (only the shapes of
-  ``weights`` are used: a schedule holds no reference to the
-  network, so it pickles on its own);
+- ``start(weights)`` once, before the first step; it returns the action
+  of the start, ``"refit"`` for a schedule that starts by refitting the
+  support of ``weights`` (the refit after the paper's search), else
+  ``"continue"`` (a schedule holds no reference to the network, so it
+  pickles on its own);
 - ``begin_epoch(n_steps)`` before every epoch;
 - ``step_lambdas(optimizer)`` after every gradient step, returning the λ of
   each weight matrix for the proximal map that follows (a float, or a 0-dim
@@ -43,11 +45,18 @@ L1_END = 0.62
 PRUNES_PER_EPOCH = 8
 
 
+def _support_masks(weights):
+    """1 where a weight is nonzero, 0 where it is zero: the zeros a refit
+    holds."""
+    return [(w != 0).to(w.dtype) for w in weights]
+
+
 class _Phases:
     """Phases within a budget, each ended by scikit-learn's stopping rule."""
 
     masks = None
     converged = False  # the stopping rule, not the budget, ended the fit
+    started = False
 
     def __init__(self, *, max_epochs, tol, n_iter_no_change, refit, adaptive):
         self.max_epochs = max_epochs
@@ -64,6 +73,20 @@ class _Phases:
         """Whether the current phase is the last one: only its networks are
         candidates when early stopping restores the best one."""
         return self.phase == "refit" or not self.refit
+
+    def start(self, weights):
+        """Before the first step; returns ``"refit"`` when the schedule
+        starts in its refit phase, holding the zeros of ``weights``, else
+        ``"continue"``."""
+        self.started = True
+        self._plan(weights)
+        if self.phase == "refit":
+            self.masks = _support_masks(weights)
+            return "refit"
+        return "continue"
+
+    def _plan(self, weights):
+        """What the schedule needs to know of the network before it starts."""
 
     def begin_epoch(self, n_steps):
         """Told the number of steps of the epoch about to start."""
@@ -101,7 +124,7 @@ class _Phases:
         if self.phase == "l1":
             done = plateau or self.epoch >= self.l1_epochs
             if done and self.refit and self.epoch < self.max_epochs:
-                self.masks = [(w != 0).to(w.dtype) for w in weights]
+                self.masks = _support_masks(weights)
                 self._next_phase("refit")
                 return "refit"
         if plateau:
@@ -137,17 +160,15 @@ class FixedAlpha(_Phases):
         l1_share = L1_END if self.refit else 1.0
         self.l1_epochs = max(1, round(l1_share * self.max_epochs))
 
-    def start(self, weights):
-        pass
-
     def step_lambdas(self, optimizer):
         if self.phase == "refit":
             return [0.0] * len(self.alpha)
         return self.alpha
 
-    def refit_after(self, weights, n_epochs):
-        """A schedule that refits ``weights``' support for ``n_epochs``
-        epochs, reporting this schedule's λ (the refit after a search)."""
+    def refit_after(self, n_epochs):
+        """A schedule that refits, for ``n_epochs`` epochs, the support of
+        the weights it starts with, reporting this schedule's λ (the refit
+        after a search): its :meth:`start` says ``"refit"``."""
         refit = FixedAlpha(
             self.alpha,
             max_epochs=n_epochs,
@@ -156,7 +177,6 @@ class FixedAlpha(_Phases):
             refit=True,
             adaptive=self.adaptive,
         )
-        refit.masks = [(w != 0).to(w.dtype) for w in weights]
         refit._next_phase("refit")
         return refit
 
@@ -219,7 +239,7 @@ class MagnitudeRampSchedule(_Phases):
         self._closing = False  # a plateau asked the ℓ1 phase to end
         self._step_in_epoch, self._steps_this_epoch = 0, 1
 
-    def start(self, weights):
+    def _plan(self, weights):
         self.n_layers = len(weights)
         self.group_sizes = [sum(weights[j].numel() for j in g) for g in self.groups]
         # The ℓ1 phase gets at least one epoch: a budget too short for a ramp

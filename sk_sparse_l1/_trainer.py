@@ -224,12 +224,17 @@ class Trainer:
     def run(self, schedule, max_epochs):
         """Train under ``schedule`` for at most ``max_epochs`` epochs.
 
-        ``KeyboardInterrupt`` ends the run early, keeping the weights of the
-        last completed step, and sets ``interrupted``.
+        Starts the schedule if it has not started (a ``partial_fit`` call
+        continues one), and follows its actions: ``"refit"``, at its start or
+        after an epoch, and ``"stop"``. ``KeyboardInterrupt`` ends the run
+        early, keeping the weights of the last completed step, and sets
+        ``interrupted``; a trainer interrupted before runs no more epochs.
         """
         best = None  # (score, snapshot) of the final phase
         try:
-            for _ in range(max_epochs):
+            if not schedule.started:
+                self._follow(schedule.start(self.network.weights))
+            for _ in range(0 if self.interrupted else max_epochs):
                 loss = run_epoch(
                     self.network,
                     self.data,
@@ -251,9 +256,7 @@ class Trainer:
                     self.on_epoch(
                         schedule.last_objective, schedule.alpha, self.network.weights
                     )
-                if action == "refit":
-                    self.start_refit()
-                elif action == "stop":
+                if self._follow(action):
                     break
         except KeyboardInterrupt:
             self.interrupted = True
@@ -262,12 +265,18 @@ class Trainer:
             self.network.restore(best[1])
             self.best_score = best[0]
 
-    def start_refit(self):
-        """Keep the ℓ1 network, then retrain its support with a fresh
-        optimizer: restarting Adam's moments gives the refit a fresh
-        learning-rate schedule (learning-rate rewinding, Renda et al. 2020)."""
-        self.l1_snapshot = self.network.snapshot()
-        self.optimizer = self.make_optimizer(self.network)
+    def _follow(self, action):
+        """Act on a schedule's action; returns whether training stops.
+
+        The one place where a refit starts: the ℓ1 network is kept, then its
+        support is retrained with a fresh optimizer. Restarting Adam's
+        moments gives the refit a fresh learning-rate schedule
+        (learning-rate rewinding, Renda et al. 2020).
+        """
+        if action == "refit":
+            self.l1_snapshot = self.network.snapshot()
+            self.optimizer = self.make_optimizer(self.network)
+        return action == "stop"
 
     def restart(self, initial, seed):
         """Back to the weights ``initial`` and the data order of ``seed``,

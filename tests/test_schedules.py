@@ -93,6 +93,7 @@ class Run:
     """What happened at every step and epoch of a driven schedule."""
 
     groups: list
+    start_action: str = None
     step_phases: list = field(default_factory=list)
     step_epochs: list = field(default_factory=list)
     step_counts: list = field(default_factory=list)
@@ -133,7 +134,7 @@ def drive(schedule, optimizer, loss, *, steps_per_epoch, epochs):
     loss of epoch ``epoch`` (from 0)."""
     groups = getattr(schedule, "groups", [list(range(len(optimizer.weights)))])
     run = Run(groups)
-    schedule.start(optimizer.weights)
+    run.start_action = schedule.start(optimizer.weights)
     for epoch in range(epochs):
         run.epoch_phases.append(schedule.phase)
         schedule.begin_epoch(steps_per_epoch)
@@ -441,6 +442,7 @@ def test_never_runs_past_max_epochs(kind, refit, max_epochs):
             steps_per_epoch=2,
             epochs=3 * max_epochs,
         )
+        assert run.start_action == "continue"
         assert run.n_epochs <= max_epochs and run.actions[-1] == "stop"
         order = {"prune": 0, "l1": 1, "refit": 2}
         ranks = [order[p] for p in run.epoch_phases]
@@ -575,7 +577,8 @@ def test_fixed_alpha_then_refit_within_the_budget(max_epochs):
 
 def test_refit_after_holds_the_support_it_is_given():
     """The refit that follows the paper's search: a new schedule already in
-    its refit phase, over the remaining epochs, reporting the search's λ."""
+    its refit phase, over the remaining epochs, reporting the search's λ;
+    the support held is that of the weights it starts with."""
     optimizer = FakeOptimizer()
     optimizer.weights[0][:, :5] = 0.0
     support = [(w != 0).clone() for w in optimizer.weights]
@@ -587,10 +590,12 @@ def test_refit_after_holds_the_support_it_is_given():
         refit=False,
         adaptive=True,
     )
-    schedule = searched.refit_after(optimizer.weights, 4)
+    schedule = searched.refit_after(4)
     assert schedule.phase == "refit" and schedule.final_phase
     assert schedule.max_epochs == 4 and schedule.alpha == [0.2, 0.2]
     run = drive(schedule, optimizer, decreasing, steps_per_epoch=2, epochs=10)
+    # Its start asks the trainer to refit: keep the network, fresh optimizer.
+    assert run.start_action == "refit"
     assert run.n_epochs == 4 and run.epoch_phases == ["refit"] * 4
     assert all(lam == 0.0 for row in run.step_lambdas for lam in row)
     for step_support in run.supports:
