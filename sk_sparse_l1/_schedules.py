@@ -96,10 +96,7 @@ class _Phases:
         self._settle(weights)
         self.last_objective = self.objective(loss, weights)
         monitored = self.last_objective if self.monitor_objective else loss
-        if score is not None:
-            plateau = self.stopping.update_score(score)
-        else:
-            plateau = self.stopping.update_loss(monitored)
+        plateau = self.stopping.update(monitored, score)
         action = self._transition(plateau and self.adaptive, weights)
         if action == "continue" and self.adaptive and self.epoch >= self.max_epochs:
             return "stop"
@@ -134,7 +131,7 @@ class _Phases:
 
     def _next_phase(self, phase):
         self.phase = phase
-        self.stopping = StoppingRule(self.tol, self.n_iter_no_change)
+        self.stopping.reset()
 
     def to(self, device):
         """Move the tensors the schedule holds (its masks) to ``device``."""
@@ -324,7 +321,7 @@ class MagnitudeRampSchedule(_Phases):
         if self.phase == "l1" and plateau and not self._closing:
             # One more epoch, whose last step lands on target, then the end.
             self._closing = True
-            self.stopping = StoppingRule(self.tol, self.n_iter_no_change)
+            self.stopping.reset()
             return "continue"
         if self.phase == "l1" and self._closing:
             plateau = True
@@ -334,7 +331,7 @@ class MagnitudeRampSchedule(_Phases):
             # Halve the rest of the ramp; the next halving needs a plateau of
             # its own.
             self.progress_per_epoch *= 2.0
-            self.stopping = StoppingRule(self.tol, self.n_iter_no_change)
+            self.stopping.reset()
         if self.progress >= 1.0 - 1e-9:
             self.masks = None  # the ℓ1 phase lets weights enter again
             self._next_phase("l1")

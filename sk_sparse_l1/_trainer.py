@@ -151,25 +151,69 @@ class StoppingRule:
     """scikit-learn's MLP rule: stop after more than ``n_iter_no_change``
     epochs without an improvement of at least ``tol``.
 
-    :meth:`update_loss` monitors a loss (lower is better), and
-    :meth:`update_score` a validation score (higher is better). The count and
-    the best values keep scikit-learn's names and meaning.
+    The one stopping rule of the package: the schedules
+    (:mod:`sk_sparse_l1._schedules`) end every phase of a fit by it, or by
+    their budget. The count and the best values keep scikit-learn's names
+    and meaning (``_no_improvement_count``, ``best_loss_``).
+
+    Parameters
+    ----------
+    tol : float
+        Least improvement that counts.
+    n_iter_no_change : int or float
+        Epochs without improvement tolerated (``np.inf``: never stop).
+
+    Attributes
+    ----------
+    best_loss : float
+        Lowest loss seen since the last :meth:`reset`.
+    best_score : float
+        Highest validation score seen since the last :meth:`reset`.
+    no_improvement_count : int
+        Epochs since the last improvement.
     """
 
     def __init__(self, tol, n_iter_no_change):
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.reset()
+
+    def reset(self):
+        """Start counting afresh (a new phase, or a new rate of the ramp)."""
         self.best_loss = math.inf
         self.best_score = -math.inf
         self.no_improvement_count = 0
 
+    def update(self, loss, score=None):
+        """Record an epoch; returns whether the monitored value has stopped
+        improving.
+
+        Parameters
+        ----------
+        loss : float
+            The epoch's loss (lower is better), monitored without ``score``.
+        score : float, default=None
+            The epoch's validation score (higher is better), monitored when
+            early stopping holds out data.
+
+        Returns
+        -------
+        plateau : bool
+        """
+        if score is not None:
+            return self.update_score(score)
+        return self.update_loss(loss)
+
     def update_loss(self, loss):
+        """Record a loss (lower is better); returns whether it plateaued."""
         worse = loss > self.best_loss - self.tol
         self.no_improvement_count = self.no_improvement_count + 1 if worse else 0
         self.best_loss = min(self.best_loss, loss)
         return self.no_improvement_count > self.n_iter_no_change
 
     def update_score(self, score):
+        """Record a validation score (higher is better); returns whether it
+        plateaued."""
         worse = not score >= self.best_score + self.tol  # NaN counts as worse
         self.no_improvement_count = self.no_improvement_count + 1 if worse else 0
         self.best_score = max(self.best_score, score)
