@@ -516,8 +516,9 @@ class BaseSparseL1(BaseEstimator):
     def _run(
         self, trainer, alphas, weight_counts, targets, groups, first_pass, incremental
     ):
-        """Train: one schedule, or the paper's rounds then a refit schedule.
-        Returns the schedule last run and the paper search (or None)."""
+        """Train: one schedule, or the paper's rounds then a refit schedule
+        (which starts by asking the trainer to refit). Returns the schedule
+        last run and the paper search (or None)."""
         n_epochs = 1 if incremental else self.max_iter
         progress = self._progress(incremental)
         trainer.on_epoch = progress
@@ -544,6 +545,7 @@ class BaseSparseL1(BaseEstimator):
         return schedule, search
 
     def _new_schedule(self, alphas, weight_counts, targets, groups, incremental):
+        """The schedule of a fit at ``alphas``, or at the target counts."""
         common = dict(
             max_epochs=self.max_iter,
             tol=self.tol,
@@ -564,6 +566,8 @@ class BaseSparseL1(BaseEstimator):
         )
 
     def _paper_search(self, trainer, targets, groups):
+        """The paper's rounds, each a fixed-λ schedule over the budget left
+        before the refit (all of it without one)."""
         round_epochs = self.max_iter
         if self._refits(None):
             round_epochs = max(1, round(L1_END * self.max_iter))

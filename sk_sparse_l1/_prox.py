@@ -1,4 +1,5 @@
-"""The proximal map of the ℓ1 penalty and the step sizes it is taken in.
+"""The proximal map of the ℓ1 penalty, its thresholds, and the step sizes
+it is taken in.
 
 Proximal training alternates a gradient step on the data loss with the
 proximal map of ``λ‖W‖₁``. The map is soft-thresholding at ``τ = λ · d``
@@ -14,8 +15,21 @@ import torch
 def soft_threshold_(w, tau):
     """Replace ``w`` by ``sign(w) · max(|w| − τ, 0)`` in place and return it.
 
-    ``tau`` is a non-negative scalar, 0-dim tensor or tensor broadcastable to
-    ``w``; entries with ``|w| ≤ τ`` become exactly zero.
+    The proximal map of ``τ‖w‖₁``: entries with ``|w| ≤ τ`` become exactly
+    zero, the others move towards zero by ``τ``.
+
+    Parameters
+    ----------
+    w : torch.Tensor
+        Overwritten.
+    tau : float or torch.Tensor
+        Non-negative: a scalar, a 0-dim tensor or a tensor broadcastable to
+        ``w`` (``λ · d`` in a per-coordinate metric).
+
+    Returns
+    -------
+    w : torch.Tensor
+        The same tensor.
     """
     shrunk = torch.abs(w).sub_(tau).clamp_(min=0)
     return w.sign_().mul_(shrunk)
@@ -23,11 +37,18 @@ def soft_threshold_(w, tau):
 
 def soft_threshold_all_(weights, taus):
     """:func:`soft_threshold_` of each tensor of ``weights`` at the matching
-    entry of ``taus`` (all scalars, or all tensors), in place.
+    entry of ``taus``, in place.
 
     One ``torch._foreach_*`` call per operation over all the tensors: the
     layers of tabular models are small, and a kernel launch per layer and
     operation was a large part of a training step.
+
+    Parameters
+    ----------
+    weights : list of torch.Tensor
+        Overwritten.
+    taus : list of float or list of torch.Tensor
+        All scalars, or all tensors (a ``_foreach_`` call takes one kind).
     """
     shrunk = torch._foreach_abs(weights)
     torch._foreach_sub_(shrunk, taus)
@@ -90,10 +111,23 @@ def adam_step_sizes(denominators, lr):
 def threshold_keeping(scores, n_keep):
     """Smallest threshold that leaves at most ``n_keep`` of ``scores`` above it.
 
-    Returns the ``(n_keep + 1)``-th largest score (0 when ``n_keep`` is at
-    least the number of scores), so that thresholding ``scores`` at the
-    returned value zeroes all but the ``n_keep`` largest. Used to set λ so
-    that exactly a target number of weights survive one proximal step.
+    Thresholding ``scores`` at the returned value zeroes all but the
+    ``n_keep`` largest (ties at the threshold all go). Magnitude pruning
+    cuts its masks with it, and the paper's search takes its lower start λ
+    from the gradient magnitudes with it.
+
+    Parameters
+    ----------
+    scores : torch.Tensor
+        Non-negative scores, any shape.
+    n_keep : int
+        Most scores to leave above the threshold.
+
+    Returns
+    -------
+    threshold : torch.Tensor
+        0-dim: the ``(n_keep + 1)``-th largest score, or 0 when ``n_keep``
+        is at least the number of scores.
     """
     flat = scores.reshape(-1)
     if n_keep >= flat.numel():

@@ -24,6 +24,11 @@ callback's, through these calls:
 ``adaptive=False`` (``partial_fit``, where an epoch is one call on one chunk
 of data) phases end by the budget only, and after the budget the last phase
 goes on.
+
+A schedule decides *when* λ changes and when a phase ends; the λ values come
+from :mod:`sk_sparse_l1._lambda_search`, and a phase ends on a plateau of
+:class:`sk_sparse_l1._trainer.StoppingRule` or at its share of the budget
+(``RAMP_END``, ``L1_END``).
 """
 
 import torch
@@ -52,7 +57,41 @@ def _support_masks(weights):
 
 
 class _Phases:
-    """Phases within a budget, each ended by scikit-learn's stopping rule."""
+    """Phases within a budget, each ended by the stopping rule or the budget.
+
+    Parameters
+    ----------
+    max_epochs : int
+        Budget of the whole fit, every phase included.
+    tol : float
+        Least improvement of the monitored value that counts
+        (:class:`sk_sparse_l1._trainer.StoppingRule`).
+    n_iter_no_change : int or float
+        Epochs without improvement that end a phase.
+    refit : bool
+        Whether an ℓ1 phase is followed by a refit of its support.
+    adaptive : bool
+        Whether plateaus end phases and the budget ends the fit; False for
+        ``partial_fit``, whose phases end by the budget only and whose last
+        phase goes on after it.
+
+    Attributes
+    ----------
+    phase : {"prune", "l1", "refit"}
+        The phase under way.
+    alpha : list of float or None
+        λ per layer of the ℓ1 phase (None before it is chosen).
+    masks : list of torch.Tensor or None
+        0/1 per weight tensor: the zeros held after every step.
+    stopping : StoppingRule
+        The rule ending the phase under way.
+    epoch : int
+        Epochs run.
+    last_objective : float
+        :meth:`objective` of the last epoch.
+    converged : bool
+        Whether the stopping rule, not the budget, ended the fit.
+    """
 
     masks = None
     converged = False  # the stopping rule, not the budget, ended the fit
@@ -75,9 +114,21 @@ class _Phases:
         return self.phase == "refit" or not self.refit
 
     def start(self, weights):
-        """Before the first step; returns ``"refit"`` when the schedule
-        starts in its refit phase, holding the zeros of ``weights``, else
-        ``"continue"``."""
+        """Plan the fit; called once, before the first step.
+
+        Parameters
+        ----------
+        weights : list of torch.Tensor
+            The penalized tensors (their shapes, and for a schedule that
+            starts by refitting, their zeros).
+
+        Returns
+        -------
+        action : {"continue", "refit"}
+            ``"refit"`` when the schedule starts in its refit phase (the
+            refit after the paper's search), holding the zeros of
+            ``weights``.
+        """
         self.started = True
         self._plan(weights)
         if self.phase == "refit":
@@ -89,9 +140,27 @@ class _Phases:
         """What the schedule needs to know of the network before it starts."""
 
     def begin_epoch(self, n_steps):
-        """Told the number of steps of the epoch about to start."""
+        """Told the number of steps ``n_steps`` of the epoch about to start."""
 
     def end_epoch(self, loss, weights, score=None):
+        """Record an epoch and say what comes next.
+
+        Parameters
+        ----------
+        loss : float
+            The epoch's mean data loss.
+        weights : list of torch.Tensor
+            The penalized tensors after the epoch.
+        score : float, default=None
+            The validation score, when early stopping holds out data; the
+            stopping rule then monitors it instead of the loss.
+
+        Returns
+        -------
+        action : {"continue", "refit", "stop"}
+            ``"refit"``: from now on the nonzero weights train without
+            penalty, the zeros held by ``masks``.
+        """
         self.epoch += 1
         self._settle(weights)
         self.last_objective = self.objective(loss, weights)
@@ -104,7 +173,20 @@ class _Phases:
 
     def objective(self, loss, weights):
         """The penalized objective ``loss + Σ λ_j ‖W_j‖₁`` at the λ of the
-        epoch just finished."""
+        epoch just finished: the data loss alone while no λ applies
+        (pruning by magnitude, refit).
+
+        Parameters
+        ----------
+        loss : float
+            The epoch's mean data loss.
+        weights : list of torch.Tensor
+            The penalized tensors.
+
+        Returns
+        -------
+        objective : float
+        """
         if self.phase == "refit" or self.alpha is None:
             return loss
         return loss + sum(
@@ -146,6 +228,14 @@ class FixedAlpha(_Phases):
     The ℓ1 phase ends when the penalized objective stops improving (the
     stopping rule of scikit-learn's MLP) or, with a refit, at ``L1_END`` of
     the budget; the refit ends by the same rule or at the budget.
+
+    Parameters
+    ----------
+    alphas : sequence of float
+        λ per weight tensor.
+    **kwargs
+        ``max_epochs``, ``tol``, ``n_iter_no_change``, ``refit`` and
+        ``adaptive``, as for every schedule.
     """
 
     monitor_objective = True
@@ -158,6 +248,18 @@ class FixedAlpha(_Phases):
         self.l1_epochs = max(1, round(l1_share * self.max_epochs))
 
     def step_lambdas(self, optimizer):
+        """λ per weight tensor for the proximal map of this step: ``alpha``,
+        or 0 during the refit.
+
+        Parameters
+        ----------
+        optimizer : ProximalOptimizer
+            After its gradient step (not read: λ is fixed).
+
+        Returns
+        -------
+        lambdas : list of float
+        """
         if self.phase == "refit":
             return [0.0] * len(self.alpha)
         return self.alpha
@@ -220,6 +322,16 @@ class MagnitudeRampSchedule(_Phases):
     count_tol : float
         Relative tolerance on the counts: a group is on target when
         ``|nonzeros − T| ≤ max(count_tol · T, 1)``.
+    **kwargs
+        ``max_epochs``, ``tol``, ``n_iter_no_change``, ``refit`` and
+        ``adaptive``, as for every schedule.
+
+    Attributes
+    ----------
+    path : list of tuple
+        ``(λ per group, nonzeros per group)`` after each ℓ1 epoch.
+    progress : float
+        How far the ramp has gone, from 0 to 1.
     """
 
     monitor_objective = False
@@ -263,7 +375,13 @@ class MagnitudeRampSchedule(_Phases):
     # ------------------------------------------------------------- steps
 
     def kept(self):
-        """Number of weights each group keeps at the current ramp step."""
+        """Number of weights each group keeps at the current ramp step.
+
+        Returns
+        -------
+        kept : list of int
+            ``T + (n − T)(1 − t)³`` per group, ``t`` the ramp's progress.
+        """
         remaining = (1.0 - min(self.progress, 1.0)) ** 3
         return [
             round(target + (size - target) * remaining)
@@ -271,6 +389,23 @@ class MagnitudeRampSchedule(_Phases):
         ]
 
     def step_lambdas(self, optimizer):
+        """λ per weight tensor for the proximal map of this step.
+
+        0 while pruning by magnitude (the step cuts the masks instead) and
+        during the refit; in the ℓ1 phase, the held λ, or the exact λ
+        (:func:`sk_sparse_l1._lambda_search.exact_lambdas`) at the phase's
+        first step and at a last step whose count would be off target.
+
+        Parameters
+        ----------
+        optimizer : ProximalOptimizer
+            After its gradient step: its ``weights`` and ``step_sizes()``.
+
+        Returns
+        -------
+        lambdas : list of float or torch.Tensor
+            0-dim tensors are left on the device (no host copy).
+        """
         self._step_in_epoch += 1
         if self.phase == "refit":
             return [0.0] * self.n_layers

@@ -46,7 +46,19 @@ def target_nonzeros(target_sparsity, weight_counts):
 
 
 def group_counts(layer_counts, groups):
-    """Sum per-layer counts into per-group counts."""
+    """Sum per-layer counts into per-group counts.
+
+    Parameters
+    ----------
+    layer_counts : sequence of int
+        A count per weight layer.
+    groups : list of list of int
+        The layer indices of each group.
+
+    Returns
+    -------
+    counts : ndarray of int, shape (n_groups,)
+    """
     return np.array([sum(layer_counts[j] for j in group) for group in groups])
 
 
@@ -57,6 +69,19 @@ def within_tolerance(nonzeros, targets, tol):
     The tolerance is relative to the nonzero count, as in Shen et al.: at
     high sparsity an absolute tolerance on the fraction of zeros would
     accept a network with no weight left.
+
+    Parameters
+    ----------
+    nonzeros : array-like of int
+        Nonzero count of each group.
+    targets : array-like of int
+        Target count ``T`` of each group.
+    tol : float
+        Relative tolerance.
+
+    Returns
+    -------
+    within : bool
     """
     nonzeros = np.asarray(nonzeros, dtype=float)
     targets = np.asarray(targets, dtype=float)

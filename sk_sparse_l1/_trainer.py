@@ -1,9 +1,13 @@
-"""Proximal training of an MLP: one step, one epoch, the stopping rule and
-the loop that runs schedules (:mod:`sk_sparse_l1._schedules`) on a network.
+"""Proximal training, from the inside out: one step (:func:`proximal_step`),
+one epoch (:func:`run_epoch`), and the loop (:class:`Trainer`) that runs
+schedules (:mod:`sk_sparse_l1._schedules`) on a network, with the stopping
+rule (:class:`StoppingRule`), the early-stopping bookkeeping and the checks
+that training stayed finite.
 
 Nothing here knows about sparsity targets: after every gradient step a
 *schedule* says which λ the proximal map of that step uses, and which
-weights are held at zero.
+weights are held at zero; after every epoch it says whether to go on,
+refit or stop.
 """
 
 import math
@@ -34,6 +38,8 @@ class NonFiniteLossError(ValueError):
 
 
 def non_finite_error(what):
+    """The :class:`NonFiniteLossError` that says what became non-finite
+    (``what``) and what to do about it."""
     return NonFiniteLossError(
         f"{what} during proximal training: the solver produced non-finite "
         "parameter weights. The input data may contain very large values or "
@@ -43,6 +49,7 @@ def non_finite_error(what):
 
 
 def check_finite_loss(value):
+    """Raise when the mean loss ``value`` of an epoch is NaN or infinite."""
     if not math.isfinite(value):
         raise non_finite_error(f"The training loss became {value}")
 
@@ -60,6 +67,22 @@ def batch_loss_and_gradients(network, data, rows):
 
     Sparse inputs arrive in dense chunks of rows; the mean over the batch is
     the row-weighted sum of the chunks' means.
+
+    Parameters
+    ----------
+    network : Network
+        The network (:class:`sk_sparse_l1._network.Network`).
+    data : TrainingData
+        The training set (:class:`sk_sparse_l1._data.TrainingData`).
+    rows : torch.Tensor, ndarray or None
+        Indices of the batch's rows; None for all of them.
+
+    Returns
+    -------
+    loss : torch.Tensor
+        0-dim, on the device.
+    weight_grads, bias_grads : list of torch.Tensor
+        Gradients of ``loss``, one per layer.
     """
     chunks, target, weight = data.batch(rows)
     n_rows = target.shape[0]
@@ -120,13 +143,34 @@ def proximal_step(optimizer, schedule, weight_grads=None, bias_grads=None):
 
 
 def run_epoch(network, data, optimizer, schedule, *, batch_size, generator):
-    """One pass over ``data`` in shuffled minibatches; returns the mean loss.
+    """One pass over ``data`` in shuffled minibatches, a
+    :func:`proximal_step` per minibatch.
 
-    Each step: gradient step on every parameter, then the λ of this step
-    from ``schedule.step_lambdas(optimizer)``, then the proximal map, then
-    the zero pattern ``schedule.masks`` (if any) is re-applied. The loss
-    stays on the device until the end of the epoch, and λ may be a 0-dim
-    tensor, so a step never waits for a copy to the host.
+    The loss stays on the device until the end of the epoch, and λ may be a
+    0-dim tensor, so a step never waits for a copy to the host.
+
+    Parameters
+    ----------
+    network : Network
+        The network trained.
+    data : TrainingData
+        The training set.
+    optimizer : ProximalOptimizer
+        Takes the gradient steps and the proximal maps.
+    schedule : object
+        Says the λ and the masks of each step (see :func:`proximal_step`),
+        told the number of steps first (``begin_epoch``).
+    batch_size : int
+        Rows per minibatch; one full batch, unshuffled, when at least the
+        number of rows.
+    generator : torch.Generator
+        Shuffles the rows.
+
+    Returns
+    -------
+    mean_loss : float
+        The mean data loss of the epoch's minibatches, weighted by their
+        rows.
     """
     n_samples = data.n_samples
     full_batch = batch_size >= n_samples
@@ -226,16 +270,39 @@ class Trainer:
     Parameters
     ----------
     network : Network
+        The network trained, in place.
     data : TrainingData
+        The training set.
     make_optimizer : callable
         ``make_optimizer(network)`` returns a fresh optimizer.
     batch_size : int
+        Rows per minibatch, capped at the number of rows.
     generator : torch.Generator
         Shuffles the minibatches; restarts rewind it to ``seed``.
-    validation_score : callable or None
+    validation_score : callable, default=None
         Returns the score of the current network on held-out data; when
         given, the stopping rule monitors it and the best network of the
         final phase is kept.
+
+    Attributes
+    ----------
+    optimizer : ProximalOptimizer
+        The optimizer of the phase under way.
+    loss_curve : list of float
+        The objective after each epoch.
+    validation_scores : list of float
+        The validation score after each epoch, with ``validation_score``.
+    best_score : float or None
+        The score of the network kept, with ``validation_score``.
+    n_epochs : int
+        Epochs run.
+    l1_snapshot : list of torch.Tensor or None
+        The network when the refit started.
+    interrupted : bool
+        Whether a ``KeyboardInterrupt`` ended a run.
+    on_epoch : callable or None
+        ``on_epoch(objective, lambdas, weights)`` after every epoch, set by
+        the caller for progress reporting.
     """
 
     def __init__(
@@ -254,8 +321,6 @@ class Trainer:
         self.batch_size = min(batch_size, data.n_samples)
         self.generator = generator
         self.validation_score = validation_score
-        # on_epoch(objective, lambdas_shown, weights) after every epoch, set
-        # by the caller for progress reporting.
         self.on_epoch = None
         self.optimizer = make_optimizer(network)
         self.loss_curve = []
@@ -323,13 +388,15 @@ class Trainer:
         return action == "stop"
 
     def restart(self, initial, seed):
-        """Back to the weights ``initial`` and the data order of ``seed``,
-        with a fresh optimizer: the start of a round of the paper's search."""
+        """Back to the weights ``initial`` (a :meth:`Network.snapshot`) and
+        the data order of ``seed``, with a fresh optimizer: the start of a
+        round of the paper's search."""
         self.network.restore(initial)
         self.generator.manual_seed(seed)
         self.optimizer = self.make_optimizer(self.network)
 
     def layer_nonzeros(self):
+        """Nonzero weights per layer, as ints."""
         return count_nonzero(self.network.weights)
 
     def gradient_magnitudes(self):
