@@ -108,9 +108,11 @@ def test_float32_training_gives_float32_parameters_and_predictions(regression):
     assert {a.dtype for a in reg32.coefs_ + reg32.intercepts_} == {np.dtype("float32")}
     assert reg32.predict(X).dtype == np.float32
     # Both start from the same network (drawn in float64, then cast) and
-    # follow the same steps: they differ by float32 rounding only (at most
-    # 5e-7 here, on outputs of order 1).
-    np.testing.assert_allclose(reg32.predict(X), reg64.predict(X), rtol=0, atol=1e-5)
+    # follow the same steps: they differ by float32 rounding only. Measured:
+    # at most 5.2e-7 on outputs up to 2.8 (torch 2.13, 1 to 2 threads);
+    # atol=1e-6 leaves a factor of 2 for other builds. A λ off by 1e-4
+    # relative in the float32 fit moves the predictions by 6e-6.
+    np.testing.assert_allclose(reg32.predict(X), reg64.predict(X), rtol=0, atol=1e-6)
 
 
 def test_layerwise_alpha(regression):
