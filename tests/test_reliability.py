@@ -6,8 +6,9 @@ in ``y`` and mismatched lengths for the regressor, and that invalid
 parameters raise; here every bad input is tried on both estimators (at
 ``predict`` too where it applies), and the message is asserted. Inputs that
 are valid though unusual (sparse matrices, one class, multilabel targets,
-one sample) must give a result. What is measured here (memory, timings) is
-recorded in ``docs/reliability.md``.
+one sample) must give a result. The behaviour checked here is described in
+the user guide's "Practical notes" (``docs/user_guide.md``); what is measured
+here (memory, timings) is bounded by the tests and printed with ``pytest -s``.
 
 Faults are simulated by replacing ``run_epoch`` in ``sk_sparse_l1._trainer``
 (the name ``Trainer.run`` calls) or ``Network.loss_and_gradients``.
