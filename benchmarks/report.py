@@ -316,6 +316,22 @@ def write(name, text, fig, stem, pages):
     return pages
 
 
+def section(name, quick=False):
+    """The section ``name`` made from its CSVs, writing nothing: its text,
+    its plot (a figure or None) and the stem of its first CSV; None when that
+    CSV is missing."""
+    make, csvs = SECTIONS[name]
+    stems = [csv + "_quick" * quick for csv in csvs]
+    paths = [RESULTS / f"{stem}.csv" for stem in stems]
+    if not paths[0].exists():
+        return None
+    frames = [pd.read_csv(path) if path.exists() else None for path in paths]
+    text, fig = make(*(None if f is None else f.copy() for f in frames))
+    for stem, frame in zip(stems, frames):
+        text += "" if frame is None else "\n\n" + footer(stem, frame)
+    return text, fig, stems[0]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -324,17 +340,14 @@ def main():
     docs = Path(__file__).resolve().parent.parent / "docs"
     if args.quick and any(docs in Path(p).resolve().parents for p in args.docs):
         parser.error("--quick results go to scratch copies of the pages only")
-    for name, (make, csvs) in SECTIONS.items():
-        stems = [csv + "_quick" * args.quick for csv in csvs]
-        paths = [RESULTS / f"{stem}.csv" for stem in stems]
-        if not paths[0].exists():
-            print(f"<!-- {name}: skipped, no results/{paths[0].name} -->\n")
+    for name, (_, csvs) in SECTIONS.items():
+        made = section(name, args.quick)
+        if made is None:
+            first = csvs[0] + "_quick" * args.quick
+            print(f"<!-- {name}: skipped, no results/{first}.csv -->\n")
             continue
-        frames = [pd.read_csv(path) if path.exists() else None for path in paths]
-        text, fig = make(*(None if f is None else f.copy() for f in frames))
-        for stem, frame in zip(stems, frames):
-            text += "" if frame is None else "\n\n" + footer(stem, frame)
-        pages = write(name, text, fig, stems[0], args.docs)
+        text, fig, stem = made
+        pages = write(name, text, fig, stem, args.docs)
         print(f"<!-- {name}{' → ' * bool(pages)}{', '.join(pages)} -->\n{text}\n")
 
 

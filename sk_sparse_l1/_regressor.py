@@ -95,6 +95,13 @@ class SparseL1Regressor(RegressorMixin, BaseSparseL1):
         Number of torch threads during ``fit``, restored afterwards; None
         leaves torch's setting alone. The layers of tabular models are
         small, and one thread avoids waiting on a second, busy core.
+        With torch's OpenMP parallel backend (that of its Linux wheels;
+        ``torch.__config__.parallel_info()`` names it) the count belongs to
+        the thread calling ``fit``: fits run in threads, e.g. under joblib's
+        ``"threading"`` backend, each train at their own ``n_threads`` and
+        leave the caller's count alone. A thread that has set no count yet
+        starts from the one last set anywhere in the process, possibly
+        another fit's. See the user guide.
 
     Attributes
     ----------

@@ -14,11 +14,17 @@ The example tests run each gallery script of ``EXAMPLES`` as a program
 gallery build does (``docs/conf.py``). They are marked ``slow``: about a
 minute in all; deselect them with ``-m "not slow"``.
 
+The generated sections of the pages (the benchmark tables) must be what
+``benchmarks/report.py`` makes from the raw results in ``benchmarks/results/``
+today, so that a stale table fails.
+
 The recipes of the how-to pages run in ``tests/test_docs_recipes.py``.
 """
 
 import importlib
+import importlib.util
 import os
+import re
 import runpy
 import shutil
 import subprocess
@@ -151,13 +157,61 @@ def test_docs_build_without_warnings(tmp_path):
         assert page.is_file(), f"no gallery page for {example}"
 
 
-@pytest.mark.parametrize("page", list(GENERATED_SECTIONS))
-def test_generated_sections_have_their_markers(page):
+def _between_markers(page, name):
+    """What lies between the page's markers of section ``name``."""
     text = (DOCS / page).read_text()
-    for name in GENERATED_SECTIONS[page]:
-        begin, end = f"<!-- begin: {name} -->", f"<!-- end: {name} -->"
-        assert text.count(begin) == 1 and text.count(end) == 1, (page, name)
-        assert text.index(begin) < text.index(end), (page, name)
+    begin, end = f"<!-- begin: {name} -->", f"<!-- end: {name} -->"
+    assert text.count(begin) == 1 and text.count(end) == 1, (page, name)
+    assert text.index(begin) < text.index(end), (page, name)
+    return text.split(begin)[1].split(end)[0]
+
+
+@pytest.fixture(scope="module")
+def report():
+    """``benchmarks/report.py``, imported as its own directory's script."""
+    for name in ("pandas", "matplotlib", "threadpoolctl"):
+        pytest.importorskip(name)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(ROOT / "benchmarks"))
+        spec = importlib.util.spec_from_file_location(
+            "benchmarks_report", ROOT / "benchmarks" / "report.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        yield module
+
+
+@pytest.mark.parametrize(
+    "page, name",
+    [(page, name) for page, names in GENERATED_SECTIONS.items() for name in names],
+)
+def test_generated_section_matches_the_results(report, page, name):
+    # Each generated section is what benchmarks/report.py makes from the raw
+    # CSVs in benchmarks/results/ now: a table left stale after new results
+    # (or edited by hand) fails here. The plots are not compared.
+    made = report.section(name)
+    assert made is not None, f"no results for the section {name!r} of {page}"
+    text, fig, _ = made
+    if fig is not None:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    on_page = _between_markers(page, name)
+    assert on_page == f"\n{text.strip()}\n", (
+        f"the {name!r} section of docs/{page} is not what benchmarks/report.py "
+        f"makes from benchmarks/results/; regenerate it with "
+        f"`python benchmarks/report.py --docs docs/benchmarks.md docs/user_guide.md`"
+    )
+
+
+def test_generated_sections_are_listed(report):
+    # The sections marked in the pages of docs/ are those listed above, and
+    # report.py makes each of them.
+    for page in DOCS.glob("*.md"):
+        marked = re.findall(r"<!-- begin: (\w+) -->", page.read_text())
+        assert marked == GENERATED_SECTIONS.get(page.name, []), page.name
+    listed = {name for names in GENERATED_SECTIONS.values() for name in names}
+    assert listed <= set(report.SECTIONS), listed - set(report.SECTIONS)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from numpy.testing import assert_allclose
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
@@ -72,14 +73,45 @@ def test_recipes_run(page):
     run_page(page)
 
 
+@pytest.mark.filterwarnings(
+    "ignore:Proximal training used all max_iter:sklearn.exceptions.ConvergenceWarning"
+)
 def test_grid_search_recipes():
+    from sklearn.base import clone
+    from sklearn.model_selection import cross_val_score
+
     namespace, _ = run_page("howto_grid_search.md")
     levels = namespace["levels"]
-    best = namespace["search"].best_params_["sparsel1classifier__target_sparsity"]
-    chosen = namespace["frugal"].best_params_["sparsel1classifier__target_sparsity"]
-    assert best in levels and chosen in levels
-    # The rule keeps the best candidate among the good ones: never less sparse.
-    assert chosen >= best
+    param = "sparsel1classifier__target_sparsity"
+    best = namespace["search"].best_params_[param]
+    chosen = namespace["frugal"].best_params_[param]
+    # The scores of each level, recomputed without GridSearchCV: the same
+    # pipeline and folds (cv=3 on the training part), one level at a time.
+    X_train, y_train = namespace["X_train"], namespace["y_train"]
+    scores = np.array(
+        [
+            cross_val_score(
+                clone(namespace["pipe"]).set_params(**{param: level}),
+                X_train,
+                y_train,
+                cv=3,
+            )
+            for level in levels
+        ]
+    )
+    mean, std = scores.mean(axis=1), scores.std(axis=1)
+    # The fits are seeded and single-threaded: the same scores, up to the
+    # order of summation.
+    assert_allclose(
+        namespace["search"].cv_results_["mean_test_score"], mean, rtol=0, atol=1e-12
+    )
+    # The search picked a level of best mean score (any of a tie)...
+    assert mean[levels.index(best)] >= mean.max() - 1e-12, (best, mean)
+    # ...and the recipe's rule the sparsest level within one standard
+    # deviation of the (first) best one.
+    top = int(np.argmax(mean))
+    good = [level for level, m in zip(levels, mean) if m >= mean[top] - std[top]]
+    assert chosen == max(good), (chosen, dict(zip(levels, mean)), std[top])
     net = namespace["net"]
     assert net.target_reached_
     assert net.sparsity_ == pytest.approx(chosen, abs=0.01)
