@@ -24,13 +24,22 @@ Setup
   each layer) from ``coefs_`` against ``T = round((1 − s)·n)``, whether
   ``|NNZ − T| ≤ max(sparsity_tol·T, 1)`` holds for every group, ``n_iter_``
   against ``max_iter``, the fit time, and the time of one fit of a clone
-  with ``target_sparsity=None, alpha=alpha_`` (same ``max_iter``, and a
-  refit when the search fit refits, ``refit="auto"`` resolved): cost ratio
-  = search fit time / fixed-λ fit time.
+  with ``target_sparsity=None, alpha=alpha_`` (same ``max_iter`` and
+  ``random_state``, and a refit when the search fit refits, ``refit="auto"``
+  resolved): cost ratio = search fit time / fixed-λ fit time.
+* Consistency: the nonzero count of that fixed-λ fit in each group, against
+  ``T``: the λ reported should give the count it was chosen for.
+* Optimality conditions (:func:`sk_sparse_l1.diagnostics.stationarity`) of
+  the ℓ1 network of both fits at ``alpha_``, gradients on the whole
+  training set: the median of ``|∂L/∂w| / λ`` on nonzero weights, the
+  fraction within ±30% of λ, and the fraction of zero weights with
+  ``|∂L/∂w| > λ``.
 * ``--search paper``: the same on every fourth cell, without the costliest
   combination (batch 32 with ``max_iter=1000``), with ``search="paper"``;
   records ``n_search_rounds_``. ``max_iter`` is then the budget of each
   round: ``n_iter_`` is checked against ``max_iter · max_search_rounds``.
+* ``--search magnitude``: every cell with ``search="magnitude"`` (gradual
+  magnitude pruning, then an ℓ1 phase and a refit), for comparison.
 """
 
 import argparse
@@ -46,6 +55,7 @@ from sklearn.preprocessing import scale
 
 from sk_sparse_l1 import SparseL1Classifier, SparseL1Regressor
 from sk_sparse_l1.datasets import make_mackey_glass
+from sk_sparse_l1.diagnostics import stationarity
 
 DATA = {  # name: (X, y, is_classifier), made on demand
     "digits": lambda: (*ds.load_digits(return_X_y=True), True),
@@ -82,8 +92,9 @@ def cells(n_seeds):
 
 
 def check(coefs, target, tol):
-    """Nonzeros and target count of each group sharing a λ, and whether every
-    group is within ``max(tol·T, 1)`` of its target count."""
+    """Nonzeros and target count of each group sharing a λ, whether every
+    group is within ``max(tol·T, 1)`` of its target count, and the largest
+    relative error."""
     per_layer = np.array([np.count_nonzero(W) for W in coefs])
     sizes = np.array([W.size for W in coefs])
     if np.ndim(target) == 0:
@@ -117,6 +128,9 @@ def run_cell(cell, search):
     # max_iter is the whole fit's budget; the paper search's budget per round
     budget = cell["max_iter"] * (est.max_search_rounds if search == "paper" else 1)
     nnz, counts, within, error = check(est.coefs_, target, est.sparsity_tol)
+    fixed_nnz, _, _, fixed_error = check(fixed.coefs_, target, est.sparsity_tol)
+    kkt = stationarity(est, X, y)
+    fixed_kkt = stationarity(fixed, X, y)
     return dict(
         **cell, search=search, refit=refit, target_reached=est.target_reached_,
         warned=any("target_sparsity" in str(w.message) for w in caught),
@@ -128,6 +142,14 @@ def run_cell(cell, search):
         **timer.record(), fixed_seconds=round(fixed_timer.seconds, 6),
         cost_ratio=timer.seconds / fixed_timer.seconds, fixed_n_iter=fixed.n_iter_,
         fixed_sparsity=fixed.sparsity_,
+        fixed_nnz=";".join(map(str, fixed_nnz)),
+        fixed_max_rel_error=round(fixed_error, 5),
+        kkt_median_ratio=round(kkt.median_ratio, 4),
+        kkt_within_band=round(kkt.within_band, 4),
+        kkt_violating_zeros=round(kkt.violating_zeros, 5),
+        fixed_kkt_median_ratio=round(fixed_kkt.median_ratio, 4),
+        fixed_kkt_within_band=round(fixed_kkt.within_band, 4),
+        fixed_kkt_violating_zeros=round(fixed_kkt.violating_zeros, 5),
     )  # fmt: skip
 
 
@@ -135,7 +157,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few cheap cells")
     parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--search", choices=("online", "paper"), default="online")
+    parser.add_argument(
+        "--search", choices=("online", "magnitude", "paper"), default="online"
+    )
+    parser.add_argument(
+        "--only", default=None, help="run only the cells whose data set is this"
+    )
     args = parser.parse_args()
     design = list(cells(args.seeds))
     if args.search == "paper":
@@ -147,7 +174,12 @@ def main():
         design = [c for c in cheap if c["data"] == "wine"][:3] + [
             c for c in cheap if c["data"] == "diabetes"
         ][:3]
-    name = "robustness" + "_paper" * (args.search == "paper") + "_quick" * args.quick
+    if args.only:
+        design = [c for c in design if c["data"] == args.only]
+    suffix = "" if args.search == "online" else f"_{args.search}"
+    name = "robustness" + suffix + "_quick" * args.quick + f"_{args.only}" * bool(
+        args.only
+    )
     warnings.simplefilter("ignore", ConvergenceWarning)  # run_cell records its own
     with Results(name) as results, threads(1):
         SparseL1Regressor(max_iter=2).fit(*ds.make_friedman1(50))  # warm-up, untimed
@@ -157,7 +189,9 @@ def main():
             print(
                 f"{i + 1}/{len(design)} {cell}: within tol {row['within_tol']}, "
                 f"reached {row['target_reached']}, {row['n_iter']} epochs, "
-                f"cost ratio {row['cost_ratio']:.2f}"
+                f"cost ratio {row['cost_ratio']:.2f}, fresh error "
+                f"{row['fixed_max_rel_error']:.3f}, kkt "
+                f"{row['kkt_median_ratio']}/{row['fixed_kkt_median_ratio']}"
             )
 
 

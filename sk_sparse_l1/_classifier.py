@@ -233,6 +233,21 @@ n_features_in_, feature_names_in_, n_layers_, n_outputs_
             self._check_continued_classes(y, incremental)
         return self._binarize(y)
 
+    def _encoded_target(self, y):
+        """``y`` as the network's loss sees it, for a fitted estimator."""
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        labels = unique_labels(y) if y.ndim == 2 else np.unique(y)
+        unknown = np.setdiff1d(labels, self.classes_)
+        if unknown.size:
+            raise ValueError(
+                f"y has labels {unknown.tolist()} that the estimator was not "
+                f"fitted on (classes_ = {self.classes_.tolist()})."
+            )
+        return self._binarize(y)
+
     def _binarize(self, y):
         """``LabelBinarizer.transform``, for labels already checked to be in
         ``classes_`` (it would check the target type again, a cost that

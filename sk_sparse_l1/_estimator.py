@@ -40,7 +40,7 @@ from sk_sparse_l1._data import (
     split_validation,
     weights_averaging_one,
 )
-from sk_sparse_l1._lambda_search import auto_alpha, paper_search
+from sk_sparse_l1._lambda_search import auto_alpha, paper_search, warmup_bounds
 from sk_sparse_l1._network import (
     Network,
     build_mlp,
@@ -50,9 +50,19 @@ from sk_sparse_l1._network import (
 )
 from sk_sparse_l1._optimizers import SOLVERS, make_optimizer
 from sk_sparse_l1._progress import EpochProgress
-from sk_sparse_l1._schedules import L1_END, FixedAlpha, MagnitudeRampSchedule
+from sk_sparse_l1._schedules import (
+    FixedAlpha,
+    MagnitudeRampSchedule,
+    TargetL1,
+    l1_epochs,
+)
 from sk_sparse_l1._targets import group_counts, target_nonzeros, within_tolerance
-from sk_sparse_l1._trainer import Trainer, non_finite_error, torch_threads
+from sk_sparse_l1._trainer import (
+    Trainer,
+    batch_loss_and_gradients,
+    non_finite_error,
+    torch_threads,
+)
 from sk_sparse_l1.sparse import prefer_sparse, sparse_forward, to_csr
 
 # ------------------------------------------------------- parameter checks
@@ -199,7 +209,7 @@ class BaseSparseL1(BaseEstimator):
         ],
         "target_sparsity": [None, Interval(Real, 0, 1, closed="left"), "array-like"],
         "sparsity_tol": [Interval(Real, 0, 1, closed="neither")],
-        "search": [StrOptions({"online", "paper"})],
+        "search": [StrOptions({"online", "magnitude", "paper"})],
         "max_search_rounds": [Interval(Integral, 1, None, closed="left")],
         "refit": ["boolean", StrOptions({"auto"})],
         "batch_size": [
@@ -320,9 +330,9 @@ class BaseSparseL1(BaseEstimator):
             raise ValueError("partial_fit does not support early_stopping=True")
         if incremental and self.target_sparsity is not None and self.search == "paper":
             raise ValueError(
-                "partial_fit steers λ during training (search='online'); "
-                "search='paper' retrains from scratch in every round and needs "
-                "fit."
+                "partial_fit steers λ during training (search='online' or "
+                "'magnitude'); search='paper' retrains from scratch in every "
+                "round and needs fit."
             )
         first_pass = not hasattr(self, "module_") or not (
             self.warm_start or incremental
@@ -367,6 +377,12 @@ class BaseSparseL1(BaseEstimator):
             self.loss_curve_, self.validation_scores_ = [], None
             self.t_ = 0
         with torch_threads(self.n_threads):
+            if not (incremental and not first_pass):  # a new schedule
+                # ∂L/∂W over the whole training set at the starting network:
+                # alpha="auto" and the warm-up of λ are scaled by it.
+                with torch.no_grad():
+                    _, gradients, _ = batch_loss_and_gradients(network, data, None)
+                trainer.initial_gradients = gradients
             if alphas == "auto" and self.target_sparsity is None:
                 alphas = self._auto_alpha(trainer, first_pass, len(widths) - 1)
             schedule, search = self._run(
@@ -533,7 +549,13 @@ class BaseSparseL1(BaseEstimator):
                     schedule = schedule.refit_after(n_epochs)
             else:
                 schedule = self._new_schedule(
-                    alphas, weight_counts, targets, groups, incremental
+                    trainer,
+                    alphas,
+                    weight_counts,
+                    targets,
+                    groups,
+                    incremental,
+                    first_pass,
                 )
             if n_epochs > 0:
                 trainer.run(schedule, n_epochs)
@@ -544,7 +566,9 @@ class BaseSparseL1(BaseEstimator):
         self._schedule = schedule.to("cpu")
         return schedule, search
 
-    def _new_schedule(self, alphas, weight_counts, targets, groups, incremental):
+    def _new_schedule(
+        self, trainer, alphas, weight_counts, targets, groups, incremental, first_pass
+    ):
         """The schedule of a fit at ``alphas``, or at the target counts."""
         common = dict(
             max_epochs=self.max_iter,
@@ -553,26 +577,53 @@ class BaseSparseL1(BaseEstimator):
             adaptive=not incremental,
         )
         if targets is None:
-            return FixedAlpha(alphas, refit=self._refits(alphas), **common)
+            refit = self._refits(alphas)
+            warmup = self._warmup(trainer, refit) if first_pass else None
+            return FixedAlpha(alphas, warmup=warmup, refit=refit, **common)
         sizes = group_counts(weight_counts, groups)
         if all(t >= n for t, n in zip(targets, sizes)):  # nothing to prune
             return FixedAlpha([0.0] * len(weight_counts), refit=False, **common)
-        return MagnitudeRampSchedule(
+        refit = self._refits(None)
+        if self.search == "magnitude":
+            return MagnitudeRampSchedule(
+                groups, targets, count_tol=self.sparsity_tol, refit=refit, **common
+            )
+        warmup = self._warmup(trainer, refit)
+        if not first_pass and np.all(np.isfinite(getattr(self, "alpha_", np.nan))):
+            # A warm start continues from the λ it reached: the warm-up
+            # starts there, so that the weights it zeroed stay zero.
+            low = max(float(np.min(self.alpha_)), warmup[0])
+            warmup = (low, max(warmup[1], low * 10.0))
+        return TargetL1(
             groups,
             targets,
             count_tol=self.sparsity_tol,
-            refit=self._refits(None),
+            warmup=warmup,
+            refit=refit,
             **common,
+        )
+
+    def _warmup(self, trainer, refit, max_epochs=None):
+        """``(low, high)`` of the λ warm-up of an ℓ1 phase
+        (:func:`sk_sparse_l1._lambda_search.warmup_bounds`), from the
+        network and gradients at the start of the fit."""
+        epochs = l1_epochs(self.max_iter if max_epochs is None else max_epochs, refit)
+        steps_per_epoch = -(-trainer.data.n_samples // trainer.batch_size)
+        return warmup_bounds(
+            trainer.network.weights,
+            trainer.initial_gradients,
+            lr=self.learning_rate_init,
+            n_steps=epochs * steps_per_epoch,
+            per_coordinate=self.solver == "adam",
         )
 
     def _paper_search(self, trainer, targets, groups):
         """The paper's rounds, each a fixed-λ schedule over the budget left
         before the refit (all of it without one)."""
-        round_epochs = self.max_iter
-        if self._refits(None):
-            round_epochs = max(1, round(L1_END * self.max_iter))
+        round_epochs = l1_epochs(self.max_iter, self._refits(None))
         round_schedule = functools.partial(
             FixedAlpha,
+            warmup=self._warmup(trainer, False, max_epochs=round_epochs),
             max_epochs=round_epochs,
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
@@ -647,7 +698,8 @@ class BaseSparseL1(BaseEstimator):
         weights at the initial network (kept from the first fit when a fit
         continues)."""
         if first_pass or not hasattr(self, "_auto_lambda"):
-            self._auto_lambda = auto_alpha(trainer.gradient_magnitudes())
+            magnitudes = [g.abs().cpu().numpy() for g in trainer.initial_gradients]
+            self._auto_lambda = auto_alpha(magnitudes)
         return [self._auto_lambda] * n_layers
 
     def _split(self, X, y, target, sample_weight, random_state):

@@ -1,10 +1,16 @@
 """Every rule that picks a value of λ.
 
-Three ways of choosing the ℓ1 strength live here, and nothing else does:
+Four ways of choosing the ℓ1 strength live here, and nothing else does:
 
 - ``alpha="auto"`` (:func:`auto_alpha`): a fraction of the gradient
   magnitudes of the initial network;
-- the *exact* λ of the online schedule (:func:`step_scores`,
+- the warm-up that every ℓ1 fit follows on its way to its λ
+  (:func:`warmup_bounds`, :func:`warmup_lambda`), and the forecast that
+  tells a target-sparsity fit which λ to hold (:func:`survival_scores`,
+  :func:`lambdas_keeping`, :func:`counts_surviving`): for the weights of
+  the current network, how many a λ held to the end of the ℓ1 phase
+  leaves nonzero;
+- the *exact* λ of magnitude pruning's ℓ1 phase (:func:`step_scores`,
   :func:`exact_lambdas`, :func:`counts_kept`): the λ that leaves exactly the
   target number of weights nonzero after one proximal step, an order
   statistic of ``|w| / d``;
@@ -50,7 +56,166 @@ def auto_alpha(gradient_magnitudes):
     return AUTO_ALPHA_FACTOR * float(gamma.mean())
 
 
-# ------------------------------------------------------- the exact λ (online)
+# ----------------------------------------- the warm-up and the ℓ1 forecast
+
+# The warm-up spans these multiples of the two scales of λ (the gradient
+# scale and the shrinkage scale, see warmup_bounds): from well below the
+# smaller, where λ prunes nothing, to well above the larger, where it
+# prunes almost everything.
+WARMUP_LOW, WARMUP_HIGH = 0.1, 30.0
+
+
+def warmup_bounds(weights, gradients, *, lr, n_steps, per_coordinate):
+    """The λ where the warm-up starts and the λ it reaches at its end.
+
+    λ acts on two scales. At a stationary point ``|∂L/∂w| = λ`` on nonzero
+    weights, so λ is on the scale of the gradients ``g``. Over a short
+    budget it acts by shrinkage instead: a weight moves by ``λ · d`` a step,
+    so ``|w| / (d · n_steps)`` is the λ that shrinks a weight to zero within
+    the budget. The warm-up spans both, from ``WARMUP_LOW`` times the
+    smaller to ``WARMUP_HIGH`` times the larger, so that any λ a fit may
+    need lies on its way.
+
+    Parameters
+    ----------
+    weights : list of torch.Tensor
+        The penalized tensors of the initial network.
+    gradients : list of torch.Tensor
+        ``∂L/∂W_j`` of the mean loss over the training set at the initial
+        network.
+    lr : float
+        The learning rate.
+    n_steps : int
+        Proximal steps of the ℓ1 phase.
+    per_coordinate : bool
+        Whether the optimizer's step is ``lr / |g|`` per coordinate (Adam,
+        whose first step is ``lr · g / |g|``) or ``lr`` (plain SGD).
+
+    Returns
+    -------
+    low, high : float
+    """
+    w = torch.cat([t.detach().abs().reshape(-1) for t in weights]).double()
+    g = torch.cat([t.detach().abs().reshape(-1) for t in gradients]).double()
+    gradient_scale = float(g.mean())
+    size = w * g if per_coordinate else w
+    shrinkage_scale = float(size.median()) / (lr * max(n_steps, 1))
+    scales = [x for x in (gradient_scale, shrinkage_scale) if x > 0]
+    if not scales:  # a network with no gradient and no weight: nothing to do
+        return 0.0, 0.0
+    return WARMUP_LOW * min(scales), WARMUP_HIGH * max(scales)
+
+
+def warmup_lambda(progress, low, high, *, end):
+    """λ of the warm-up at ``progress`` of the ℓ1 phase.
+
+    ``log λ`` rises as the square of the progress, from ``low`` at 0 to
+    ``high`` at ``end`` and on beyond it: slowly at first, while the
+    network trains almost dense, then fast. The curve depends on the data,
+    never on the λ a fit is heading for: every fit, at a given λ or at a
+    target sparsity, follows the same λ until it reaches its own, so a
+    fresh fit at the λ a target-sparsity fit found retraces it.
+
+    Parameters
+    ----------
+    progress : float
+        Fraction of the ℓ1 phase done, ≥ 0.
+    low, high : float
+        :func:`warmup_bounds`.
+    end : float
+        Progress at which λ reaches ``high``.
+
+    Returns
+    -------
+    lam : float
+    """
+    if high <= 0:
+        return 0.0
+    return low * (high / low) ** ((progress / end) ** 2)
+
+
+def survival_scores(weights, gradient_estimates, step_sizes, horizon):
+    """For each weight, the largest λ that, held to the end of the ℓ1
+    phase, leaves it nonzero, if the network stopped changing otherwise.
+
+    A nonzero weight moves by ``−d (m̂ + λ sign w)`` a step, ``d`` its step
+    size at a learning-rate scale of 1 and ``m̂`` its averaged gradient;
+    over ``horizon`` such steps it survives iff
+    ``λ < |w| / (d · horizon) − m̂ · sign(w)``. A zero weight enters iff
+    ``|m̂| > λ`` (the fixed-point condition of §3 of the method).
+
+    Parameters
+    ----------
+    weights : list of torch.Tensor
+        The penalized tensors.
+    gradient_estimates : list of torch.Tensor
+        ``m̂`` per tensor (:meth:`ProximalOptimizer.gradient_estimate`).
+    step_sizes : list of float or torch.Tensor
+        ``d`` per tensor, at a learning-rate scale of 1.
+    horizon : float
+        Steps left in the ℓ1 phase, each weighted by its learning-rate
+        scale.
+
+    Returns
+    -------
+    scores : list of torch.Tensor
+        One per tensor, of its shape.
+    """
+    horizon = max(float(horizon), 1e-12)
+    scores = []
+    for w, m, d in zip(weights, gradient_estimates, step_sizes):
+        alive = w.abs() / (d * horizon) - m * torch.sign(w)
+        scores.append(torch.where(w != 0, alive, m.abs()))
+    return scores
+
+
+def lambdas_keeping(scores, groups, counts):
+    """Per group, the λ whose forecast leaves ``counts`` weights nonzero.
+
+    Parameters
+    ----------
+    scores : list of torch.Tensor
+        :func:`survival_scores`, one tensor per layer.
+    groups : list of list of int
+        The layer indices sharing each λ.
+    counts : sequence of int
+        The count wanted in each group.
+
+    Returns
+    -------
+    lambdas : list of float
+        One per group.
+    """
+    lambdas = []
+    for group, count in zip(groups, counts):
+        flat = torch.cat([scores[j].reshape(-1) for j in group])
+        lambdas.append(float(threshold_keeping(flat, int(count))))
+    return lambdas
+
+
+def counts_surviving(scores, groups, lambdas):
+    """Per group, the weights the forecast leaves nonzero at ``lambdas``.
+
+    Parameters
+    ----------
+    scores : list of torch.Tensor
+        :func:`survival_scores`, one tensor per layer.
+    groups : list of list of int
+        The layer indices of each group.
+    lambdas : sequence of float
+        λ per group.
+
+    Returns
+    -------
+    counts : list of int
+    """
+    return [
+        int(sum(int(torch.count_nonzero(scores[j] > lam)) for j in group))
+        for group, lam in zip(groups, lambdas)
+    ]
+
+
+# ------------------------------------------- the exact λ (magnitude pruning)
 
 
 def threshold_between(scores, n_keep):

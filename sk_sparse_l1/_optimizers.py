@@ -39,11 +39,21 @@ class ProximalOptimizer(Protocol):
     """
 
     weights: list
+    lr_scale: float
 
     def step_sizes(self):
         """The step size ``d`` the last gradient step applied to each
         coordinate of each weight tensor: a float, or a tensor of the
         weight's shape. Computed once per step, whoever asks first."""
+
+    def unit_step_sizes(self):
+        """:meth:`step_sizes` at a learning-rate scale of 1: the metric of
+        the step, whatever the schedule did to the learning rate."""
+
+    def gradient_estimate(self):
+        """The averaged gradient ``m̂`` of each weight tensor (Adam's first
+        moment; a running average of the gradients for SGD once
+        ``track_gradients`` is set)."""
 
     def prox_(self, lambdas):
         """Soft-threshold each weight tensor ``W_j`` at ``λ_j · d`` in place;
@@ -62,12 +72,29 @@ class ProximalSGD:
         The unpenalized tensors, updated in place.
     lr : float
         Learning rate.
+
+    Attributes
+    ----------
+    lr_scale : float
+        Multiplies ``lr`` in the next steps (a schedule's cooling); 1 by
+        default.
+    track_gradients : bool
+        Whether :meth:`step` keeps the running average of the weights'
+        gradients that :meth:`gradient_estimate` returns (off by default: a
+        kernel per step that only a target-sparsity fit needs).
     """
+
+    # The running average of the gradients weighs the last ~10 steps, as
+    # Adam's first moment does with its default β₁ = 0.9.
+    GRADIENT_AVERAGE_RATE = 0.1
 
     def __init__(self, weights, biases, *, lr):
         self.weights = list(weights)
         self.params = self.weights + list(biases)
         self.lr = lr
+        self.lr_scale = 1.0
+        self.track_gradients = False
+        self._grad_avg = None
 
     def step(self, weight_grads, bias_grads):
         """Gradient step on every parameter.
@@ -79,11 +106,31 @@ class ProximalSGD:
         bias_grads : list of torch.Tensor
             Gradients of the data loss, matching ``biases``.
         """
-        torch._foreach_add_(self.params, weight_grads + bias_grads, alpha=-self.lr)
+        if self.track_gradients:
+            if self._grad_avg is None:
+                self._grad_avg = [g.clone() for g in weight_grads]
+            else:
+                torch._foreach_lerp_(
+                    self._grad_avg, weight_grads, self.GRADIENT_AVERAGE_RATE
+                )
+        torch._foreach_add_(
+            self.params, weight_grads + bias_grads, alpha=-self.lr * self.lr_scale
+        )
 
     def step_sizes(self):
+        """``lr`` (times ``lr_scale``) for every weight tensor."""
+        return [self.lr * self.lr_scale] * len(self.weights)
+
+    def unit_step_sizes(self):
         """``lr`` for every weight tensor."""
         return [self.lr] * len(self.weights)
+
+    def gradient_estimate(self):
+        """The running average of the weights' gradients (zeros before the
+        first tracked step)."""
+        if self._grad_avg is None:
+            return [torch.zeros_like(w) for w in self.weights]
+        return self._grad_avg
 
     def prox_(self, lambdas):
         """Soft-threshold each weight matrix at ``λ_j · d``.
@@ -108,7 +155,7 @@ class ProximalSGD:
 
     def _thresholds(self, lambdas, layers):
         """``λ_j · d`` for the given layers: scalars for plain SGD."""
-        scaled = [lam * self.lr for lam in lambdas]
+        scaled = [lam * (self.lr * self.lr_scale) for lam in lambdas]
         tensors = [t for t in scaled if isinstance(t, torch.Tensor)]
         if not tensors:
             return scaled
@@ -121,10 +168,15 @@ class ProximalSGD:
 
     def state_dict(self):
         """What a later call needs to continue where this one stopped."""
-        return {}
+        if self._grad_avg is None:
+            return {}
+        return {"grad_avg": [g.detach().cpu().clone() for g in self._grad_avg]}
 
     def load_state_dict(self, state):
         """Continue from :meth:`state_dict`."""
+        if "grad_avg" in state:
+            device = self.weights[0].device
+            self._grad_avg = [g.to(device).clone() for g in state["grad_avg"]]
 
 
 class ProximalAdam(ProximalSGD):
@@ -160,6 +212,7 @@ class ProximalAdam(ProximalSGD):
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
         self.n_steps = 0
         self._weight_denoms = None
+        self._step_lr = lr
         self._step_sizes = None
 
     def step(self, weight_grads, bias_grads):
@@ -172,18 +225,32 @@ class ProximalAdam(ProximalSGD):
         denom = adam_denominators(
             self.exp_avg_sq, self.n_steps, beta2=self.beta2, eps=self.eps
         )
+        lr = self.lr * self.lr_scale
         torch._foreach_addcdiv_(
-            self.params, self.exp_avg, denom, value=-self.lr / bias_correction1
+            self.params, self.exp_avg, denom, value=-lr / bias_correction1
         )
         # The weights' √v̂ + ε, for the step sizes if anyone asks.
         self._weight_denoms = denom[: len(self.weights)]
+        self._step_lr = lr
         self._step_sizes = None
 
     def step_sizes(self):
-        """``lr / (√v̂ + ε)`` per coordinate, computed once per step."""
+        """``lr / (√v̂ + ε)`` per coordinate (``lr`` times ``lr_scale``),
+        computed once per step."""
         if self._step_sizes is None:
-            self._step_sizes = adam_step_sizes(self._weight_denoms, self.lr)
+            self._step_sizes = adam_step_sizes(self._weight_denoms, self._step_lr)
         return self._step_sizes
+
+    def unit_step_sizes(self):
+        """``lr / (√v̂ + ε)`` per coordinate at a learning-rate scale of 1."""
+        return adam_step_sizes(self._weight_denoms, self.lr)
+
+    def gradient_estimate(self):
+        """Adam's bias-corrected first moment ``m̂`` of each weight tensor."""
+        if self.n_steps == 0:
+            return [torch.zeros_like(w) for w in self.weights]
+        bias_correction1 = 1.0 - self.beta1**self.n_steps
+        return torch._foreach_div(self.exp_avg[: len(self.weights)], bias_correction1)
 
     def _thresholds(self, lambdas, layers):
         """``λ_j · d`` for the given layers, ``d = lr / (√v̂ + ε)`` per

@@ -205,6 +205,10 @@ class SparseL1Regressor(RegressorMixin, BaseSparseL1):
         target = y.reshape(-1, 1) if y.ndim == 1 else y
         return target.astype(np.float64, copy=False)
 
+    def _encoded_target(self, y):
+        """``y`` as the network's loss sees it, for a fitted estimator."""
+        return self._encode_target(np.asarray(y, dtype=np.float64), False, False, None)
+
     def _score_raw(self, raw, y, sample_weight):
         return r2_score(y, raw.reshape(y.shape), sample_weight=sample_weight)
 

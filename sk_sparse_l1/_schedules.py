@@ -25,29 +25,225 @@ callback's, through these calls:
 of data) phases end by the budget only, and after the budget the last phase
 goes on.
 
+Before each gradient step, ``step_lr_scale()`` says the factor applied to
+the learning rate of that step.
+
+Every ℓ1 fit, at a given λ or at a target sparsity, follows one protocol
+over its ℓ1 phase (:class:`L1Plan`): λ rises along a warm-up curve that
+depends on the data only, until it reaches the fit's own λ, then holds; the
+learning rate cools down over the last ``1 − COOL_START`` of the phase. A
+target-sparsity fit (:class:`TargetL1`) follows the same curve and stops
+rising at the λ whose forecast count is the target, so that a fresh fit at
+the λ it reports retraces it.
+
 A schedule decides *when* λ changes and when a phase ends; the λ values come
 from :mod:`sk_sparse_l1._lambda_search`, and a phase ends on a plateau of
-:class:`sk_sparse_l1._trainer.StoppingRule` or at its share of the budget
-(``RAMP_END``, ``L1_END``).
+:class:`sk_sparse_l1._trainer.StoppingRule` or at its share of the budget.
 """
 
+import math
+
+import numpy as np
 import torch
 
-from sk_sparse_l1._lambda_search import counts_kept, exact_lambdas, step_scores
+from sk_sparse_l1._lambda_search import (
+    counts_kept,
+    counts_surviving,
+    exact_lambdas,
+    lambdas_keeping,
+    step_scores,
+    survival_scores,
+    warmup_lambda,
+)
 from sk_sparse_l1._network import count_nonzero
 from sk_sparse_l1._prox import threshold_keeping
 from sk_sparse_l1._targets import group_counts, within_tolerance
 from sk_sparse_l1._trainer import StoppingRule
 
-# Fractions of the budget. Gradual magnitude pruning with its ramp ending at
-# 60% of training, then fine-tuning, is the schedule of Zhu & Gupta (2017);
-# the ℓ1 phase after the ramp settles λ and, with a refit, ends at L1_END: a
-# longer ℓ1 phase changed more of the support and lost accuracy after the
-# refit (benchmarks/bench_accuracy.py).
+# The ℓ1 protocol, as fractions of the ℓ1 phase: the warm-up reaches the top
+# of its range at WARMUP_END, and the learning rate cools down (cosine, to
+# zero) from COOL_START to the end of the phase. With a refit, the ℓ1 phase
+# is the first L1_SHARE of the budget.
+WARMUP_END = 0.85
+COOL_START = 0.6
+L1_SHARE = 0.7
+# A target-sparsity fit forecasts its final count this many times over its
+# ℓ1 phase; it holds λ once the forecast is TARGET_AIM below the target,
+# and resumes raising λ when the forecast exceeds the target by more than
+# RESUME_TOL.
+N_FORECASTS = 200
+TARGET_AIM = 0.0
+RESUME_TOL = 0.02
+# After holding, a group's λ is corrected at each forecast by
+# exp(COUNT_GAIN · log(count / target)), at most by MAX_CORRECTION, until
+# FREEZE of the phase; from there to the end λ is fixed.
+# A group resumes only before RESUME_UNTIL of the phase; after it, λ is
+# fixed to the end.
+RESUME_UNTIL = 0.9
+# A fit with a refit whose ℓ1 network missed the target extends its ℓ1
+# phase by EXTENSION of the budget (taken from the refit), at the λ whose
+# forecast over the extension is the target, the learning rate falling
+# from EXTENSION_HEAT to 0.
+EXTENSION = 0.1
+EXTENSION_HEAT = 0.3
+# A target-sparsity fit looks at the network (counts, forecasts) at most
+# this many times per epoch.
+CHECKS_PER_EPOCH = 8
+# Forecasts come at every check while a group's λ of the forecast is within
+# this factor of its warm-up λ.
+NEAR_HOLD = 2.0
+
+# Forecasts made before this progress do not hold λ: the network has barely
+# trained, and its gradients say little about the ones it will have.
+MIN_HOLD = 0.2
+# Magnitude pruning (search="magnitude"): gradual pruning with its ramp
+# ending at RAMP_END of the budget, then fine-tuning, is the schedule of Zhu
+# & Gupta (2017); its ℓ1 phase ends at L1_END with a refit.
 RAMP_END = 0.6
 L1_END = 0.62
 # Magnitude pruning recomputes its masks at most this many times per epoch.
 PRUNES_PER_EPOCH = 8
+
+
+def cooling_scale(progress):
+    """The learning-rate factor at ``progress`` of the ℓ1 phase: 1, then a
+    cosine from 1 to 0 over the last ``1 − COOL_START`` of the phase, and 1
+    again after the phase (a ``partial_fit`` that goes on past its budget
+    trains at the full rate).
+
+    The cooling lets the zero pattern settle by the end of the phase, where
+    it is read: the count a λ gives no longer drifts as the phase ends.
+    """
+    if progress <= COOL_START or progress > 1.0:
+        return 1.0
+    return 0.5 * (
+        1.0 + math.cos(math.pi * (progress - COOL_START) / (1.0 - COOL_START))
+    )
+
+
+def cooled_steps_left(progress, n_steps):
+    """The steps left in an ℓ1 phase of ``n_steps`` steps after ``progress``,
+    each weighted by its :func:`cooling_scale`: how far the weights can still
+    move, in steps at the full learning rate."""
+    progress = min(max(progress, 0.0), 1.0)
+    span = 1.0 - COOL_START
+    if progress < COOL_START:
+        left = (COOL_START - progress) + 0.5 * span
+    else:
+        x = math.pi * (progress - COOL_START) / span
+        left = 0.5 * (1.0 - progress) - 0.5 * span / math.pi * math.sin(x)
+    return n_steps * max(left, 0.0)
+
+
+def l1_epochs(max_epochs, refit):
+    """Epochs of the ℓ1 phase of a fit of ``max_epochs`` epochs: a share
+    ``L1_SHARE`` of them when a refit follows, all of them otherwise."""
+    return max(1, round((L1_SHARE if refit else 1.0) * max_epochs))
+
+
+class L1Plan:
+    """The clock of an ℓ1 phase, its warm-up of λ and its cooling.
+
+    Parameters
+    ----------
+    n_epochs : int
+        Epochs of the ℓ1 phase.
+    warmup : tuple of float or None
+        ``(low, high)`` of the warm-up
+        (:func:`sk_sparse_l1._lambda_search.warmup_bounds`); None for no
+        warm-up (a fit that continues a fitted network).
+
+    Attributes
+    ----------
+    progress : float
+        Fraction of the phase done after the step under way.
+    """
+
+    def __init__(self, n_epochs, warmup, *, heat=None):
+        self.n_epochs = n_epochs
+        self.warmup = None if warmup is None else tuple(float(b) for b in warmup)
+        # An extension's learning-rate factor falls from ``heat`` to 0
+        # (cosine) over its length, instead of the phase's cooling.
+        self.heat = heat
+        self.epoch = 0
+        self.step_in_epoch = 0
+        self.steps_per_epoch = 1
+        self.progress = 0.0
+
+    def begin_epoch(self, n_steps):
+        """Told the number of steps ``n_steps`` of the epoch about to start."""
+        self.step_in_epoch = 0
+        self.steps_per_epoch = max(int(n_steps), 1)
+
+    def next_step(self):
+        """Count a step; returns the learning-rate factor of that step, the
+        cooling at the progress where the step starts."""
+        start = self.epoch + min(self.step_in_epoch / self.steps_per_epoch, 1.0)
+        self.step_in_epoch += 1
+        fraction = min(self.step_in_epoch / self.steps_per_epoch, 1.0)
+        self.progress = (self.epoch + fraction) / self.n_epochs
+        if self.heat is not None:
+            return self.heat * 0.5 * (1.0 + math.cos(math.pi * start / self.n_epochs))
+        return cooling_scale(start / self.n_epochs)
+
+    def end_epoch(self):
+        """Count an epoch."""
+        self.epoch += 1
+
+    def checkpoint(self):
+        """Whether the step under way is one of the at most
+        ``CHECKS_PER_EPOCH`` of its epoch at which a schedule may look at
+        the network (the last step among them): a look copies to the host,
+        and their number must not grow with the minibatches."""
+        every = -(-self.steps_per_epoch // CHECKS_PER_EPOCH)
+        last = self.step_in_epoch >= self.steps_per_epoch
+        return last or self.step_in_epoch % every == 0
+
+    def warmup_lambda(self, shift=0.0, at=None):
+        """λ of the warm-up at the current step, or at progress ``at``
+        (``inf`` without a warm-up); ``shift`` delays the curve by that much
+        progress."""
+        if self.warmup is None:
+            return math.inf
+        low, high = self.warmup
+        progress = self.progress if at is None else at
+        return warmup_lambda(progress - shift, low, high, end=WARMUP_END)
+
+    def progress_at(self, lam):
+        """The progress at which the warm-up reaches ``lam``."""
+        low, high = self.warmup
+        if lam <= low or high <= low:
+            return 0.0
+        return WARMUP_END * math.sqrt(math.log(lam / low) / math.log(high / low))
+
+    def n_steps(self):
+        """Steps in the whole phase, at the current epoch size."""
+        return self.n_epochs * self.steps_per_epoch
+
+    def steps_left(self, include_current=False, at=None):
+        """The steps left in the phase after the current step, or from its
+        start (``include_current``: its proximal map is yet to come), each
+        weighted by its learning-rate factor: the sum of
+        :func:`cooling_scale` over those steps, exactly as the steps will
+        take them (over a few steps an integral would be off by a step's
+        worth of shrinkage)."""
+        n_steps = self.n_steps()
+        progress = self.progress if at is None else at
+        done = round(progress * n_steps) - (1 if include_current else 0)
+        starts = np.arange(max(done, 0), n_steps) / n_steps
+        if self.heat is not None:
+            return float(np.sum(self.heat * 0.5 * (1.0 + np.cos(np.pi * starts))))
+        return (
+            float(sum(cooling_scale(x) for x in starts))
+            if starts.size < 64
+            else (float(np.sum(_cooling_scales(starts))))
+        )
+
+
+def _cooling_scales(progress):
+    """:func:`cooling_scale` of an array of progress values in [0, 1]."""
+    x = np.clip((progress - COOL_START) / (1.0 - COOL_START), 0.0, 1.0)
+    return np.where(progress <= COOL_START, 1.0, 0.5 * (1.0 + np.cos(np.pi * x)))
 
 
 def _support_masks(weights):
@@ -96,6 +292,8 @@ class _Phases:
     masks = None
     converged = False  # the stopping rule, not the budget, ended the fit
     started = False
+    # Whether the optimizer must keep an averaged gradient for the schedule.
+    needs_gradient_estimate = False
 
     def __init__(self, *, max_epochs, tol, n_iter_no_change, refit, adaptive):
         self.max_epochs = max_epochs
@@ -109,9 +307,31 @@ class _Phases:
 
     @property
     def final_phase(self):
-        """Whether the current phase is the last one: only its networks are
-        candidates when early stopping restores the best one."""
+        """Whether the current phase is the last one."""
         return self.phase == "refit" or not self.refit
+
+    def is_candidate(self):
+        """Whether the network after the epoch just ended may be the one
+        early stopping keeps: a network of the last phase (and, for a target
+        sparsity, on target)."""
+        return self._candidate
+
+    def _epoch_is_candidate(self):
+        """:meth:`is_candidate` of the epoch ending, before any change of
+        phase."""
+        return self.final_phase
+
+    def step_lr_scale(self):
+        """The factor applied to the learning rate of the step about to be
+        taken (called before its gradient step)."""
+        return 1.0
+
+    def after_step(self, optimizer):
+        """Told that the step's proximal map and masks were applied."""
+
+    def lambdas_in_force(self):
+        """λ per weight tensor at the last step (for the objective)."""
+        return self.alpha
 
     def start(self, weights):
         """Plan the fit; called once, before the first step.
@@ -163,6 +383,7 @@ class _Phases:
         """
         self.epoch += 1
         self._settle(weights)
+        self._candidate = self._epoch_is_candidate()
         self.last_objective = self.objective(loss, weights)
         monitored = self.last_objective if self.monitor_objective else loss
         plateau = self.stopping.update(monitored, score)
@@ -187,11 +408,12 @@ class _Phases:
         -------
         objective : float
         """
-        if self.phase == "refit" or self.alpha is None:
+        lambdas = self.lambdas_in_force()
+        if self.phase == "refit" or lambdas is None:
             return loss
         return loss + sum(
             a * float(torch.sum(torch.abs(w)))
-            for a, w in zip(self.alpha, weights)
+            for a, w in zip(lambdas, weights)
             if a > 0
         )
 
@@ -225,14 +447,23 @@ class _Phases:
 class FixedAlpha(_Phases):
     """Proximal training at given per-layer λ, then optionally a refit.
 
-    The ℓ1 phase ends when the penalized objective stops improving (the
-    stopping rule of scikit-learn's MLP) or, with a refit, at ``L1_END`` of
-    the budget; the refit ends by the same rule or at the budget.
+    The ℓ1 phase follows the protocol of every ℓ1 fit (:class:`L1Plan`):
+    with a warm-up, λ_j is ``min(alpha_j, warm-up λ)`` at each step, so that
+    it rises along the warm-up curve until it reaches ``alpha_j``, then
+    holds; the learning rate cools down at the end of the phase. Once every
+    λ_j holds, the phase ends when the penalized objective stops improving
+    (the stopping rule of scikit-learn's MLP); it ends at the latest after
+    its share of the budget (``L1_SHARE`` with a refit, all of it without).
+    The refit ends by the same rule or at the budget.
 
     Parameters
     ----------
     alphas : sequence of float
         λ per weight tensor.
+    warmup : tuple of float, default=None
+        ``(low, high)`` of the warm-up; None for λ at ``alphas`` from the
+        first step (a fit that continues a fitted network, a skorch
+        callback at a fixed λ).
     **kwargs
         ``max_epochs``, ``tol``, ``n_iter_no_change``, ``refit`` and
         ``adaptive``, as for every schedule.
@@ -240,21 +471,35 @@ class FixedAlpha(_Phases):
 
     monitor_objective = True
 
-    def __init__(self, alphas, **kwargs):
+    def __init__(self, alphas, *, warmup=None, **kwargs):
         super().__init__(**kwargs)
         self.alpha = [float(a) for a in alphas]
         self.phase = "l1"
-        l1_share = L1_END if self.refit else 1.0
-        self.l1_epochs = max(1, round(l1_share * self.max_epochs))
+        self.l1_epochs = l1_epochs(self.max_epochs, self.refit)
+        self.plan = L1Plan(self.l1_epochs, warmup)
+        self.current = list(self.alpha) if warmup is None else [0.0] * len(alphas)
+        self.holding = warmup is None
+        self._held_at_epoch_end = self.holding
+
+    def begin_epoch(self, n_steps):
+        self.plan.begin_epoch(n_steps)
+
+    def step_lr_scale(self):
+        """The cooling of the ℓ1 phase (:func:`cooling_scale`); 1 in the
+        refit."""
+        if self.phase == "refit":
+            return 1.0
+        return self.plan.next_step()
 
     def step_lambdas(self, optimizer):
-        """λ per weight tensor for the proximal map of this step: ``alpha``,
-        or 0 during the refit.
+        """λ per weight tensor for the proximal map of this step:
+        ``min(alpha, warm-up λ)``, or 0 during the refit.
 
         Parameters
         ----------
         optimizer : ProximalOptimizer
-            After its gradient step (not read: λ is fixed).
+            After its gradient step (not read: λ depends on the step's
+            place in the phase only).
 
         Returns
         -------
@@ -262,7 +507,25 @@ class FixedAlpha(_Phases):
         """
         if self.phase == "refit":
             return [0.0] * len(self.alpha)
-        return self.alpha
+        if not self.holding:
+            warm = self.plan.warmup_lambda()
+            self.current = [min(a, warm) for a in self.alpha]
+            self.holding = all(a <= warm for a in self.alpha)
+        return self.current
+
+    def lambdas_in_force(self):
+        return self.current
+
+    def _settle(self, weights):
+        self.plan.end_epoch()
+        if self.holding and not self._held_at_epoch_end:
+            # λ holds from now on: the stopping rule watches the objective
+            # at this λ only.
+            self.stopping.reset()
+            self._held_at_epoch_end = True
+
+    def _transition(self, plateau, weights):
+        return super()._transition(plateau and self.holding, weights)
 
     def refit_after(self, n_epochs):
         """A schedule that refits, for ``n_epochs`` epochs, the support of
@@ -278,6 +541,309 @@ class FixedAlpha(_Phases):
         )
         refit._next_phase("refit")
         return refit
+
+
+class TargetL1(_Phases):
+    """Reach a prescribed number of nonzero weights by ℓ1 training: λ rises
+    along the warm-up of every ℓ1 fit and holds at the λ whose forecast
+    count is the target.
+
+    The ℓ1 phase runs the protocol of :class:`FixedAlpha` (:class:`L1Plan`),
+    with λ chosen on the way. Until it holds, each group's λ is the warm-up
+    λ, the same curve a fixed-λ fit follows, so the network is, step for
+    step, the one a fit at any larger λ would have. :data:`N_FORECASTS`
+    times over the phase, the schedule forecasts how many weights of each
+    group a λ held to the end of the phase would leave nonzero
+    (:func:`sk_sparse_l1._lambda_search.survival_scores`). Once the λ whose
+    forecast is ``T·(1 − TARGET_AIM)`` is at most the warm-up λ, the group
+    holds that λ: a fresh fit at that λ follows the same steps. When a later
+    forecast at the held λ exceeds the target by more than
+    :data:`RESUME_TOL`, λ rises again along the warm-up curve from where it
+    held (the forecast had missed weights that survive).
+
+    The phase ends at its share of the budget, or when the penalized
+    objective stops improving once every group holds, or when the count
+    falls below the tolerance band after having been in it: the network
+    kept is then the last one on target, at the same held λ. Without a
+    refit that network is the result; with one, its support is refitted.
+
+    Parameters
+    ----------
+    groups : list of list of int
+        Weight-layer indices sharing one λ (all layers for a global target,
+        one per layer for layer-wise targets).
+    targets : sequence of int
+        Nonzero count wanted in each group.
+    count_tol : float
+        Relative tolerance on the counts: a group is on target when
+        ``|nonzeros − T| ≤ max(count_tol · T, 1)``.
+    warmup : tuple of float
+        ``(low, high)`` of the warm-up.
+    **kwargs
+        ``max_epochs``, ``tol``, ``n_iter_no_change``, ``refit`` and
+        ``adaptive``, as for every schedule.
+
+    Attributes
+    ----------
+    alpha : list of float
+        λ per layer at the last step: the held λ once every group holds.
+    path : list of tuple
+        ``(λ per group, nonzeros per group)`` after each ℓ1 epoch, λ that of
+        the epoch's last step.
+    held : list of bool
+        Whether each group holds its λ.
+    resumes : int
+        How many times a group resumed raising λ after holding it.
+    """
+
+    monitor_objective = True
+    needs_gradient_estimate = True
+
+    def __init__(self, groups, targets, count_tol, *, warmup, **kwargs):
+        super().__init__(**kwargs)
+        self.groups = groups
+        self.targets = [int(t) for t in targets]
+        self.count_tol = count_tol
+        self.phase = "l1"
+        self.l1_epochs = l1_epochs(self.max_epochs, self.refit)
+        self.plan = L1Plan(self.l1_epochs, warmup)
+        self.held = [False] * len(groups)
+        self.group_lambdas = [0.0] * len(groups)
+        self.shifts = [0.0] * len(groups)  # progress lost while holding
+        self.alpha = None
+        self.path = []
+        self.resumes = 0
+        self._next_forecast = 0.0
+        # Close to holding, a forecast every step: holding a step late
+        # would hold a λ the warm-up has already passed.
+        self._near_hold = False
+        self.extended = False
+        self._extension_pending = False
+        self._kept = None  # a copy of the network closest to the target
+        self._kept_error = math.inf
+        self._params = None
+        self._on_target_now = False
+        self._counts = None
+        self._held_at_epoch_end = False
+
+    def _plan(self, weights):
+        self.n_layers = len(weights)
+        self.alpha = [0.0] * self.n_layers
+
+    @property
+    def holding(self):
+        return all(self.held)
+
+    def begin_epoch(self, n_steps):
+        self.plan.begin_epoch(n_steps)
+
+    def step_lr_scale(self):
+        if self.phase == "refit":
+            return 1.0
+        return self.plan.next_step()
+
+    def step_lambdas(self, optimizer):
+        """λ per weight tensor for the proximal map of this step: each
+        group's warm-up λ until it holds, then its held λ; 0 in the refit.
+
+        Parameters
+        ----------
+        optimizer : ProximalOptimizer
+            After its gradient step: its ``weights``, ``unit_step_sizes()``
+            and ``gradient_estimate()`` feed the forecast.
+
+        Returns
+        -------
+        lambdas : list of float
+        """
+        if self.phase == "refit":
+            return [0.0] * self.n_layers
+        previous = list(self.group_lambdas)
+        if self._extension_pending:
+            self._extension_pending = False
+            scores = survival_scores(
+                optimizer.weights,
+                optimizer.gradient_estimate(),
+                optimizer.unit_step_sizes(),
+                self.plan.steps_left(include_current=True),
+            )
+            self.group_lambdas = lambdas_keeping(scores, self.groups, self.targets)
+            self.held = [True] * len(self.groups)
+        for g, held in enumerate(self.held):
+            if not held:
+                self.group_lambdas[g] = self.plan.warmup_lambda(self.shifts[g])
+        forecast_due = self.plan.progress >= self._next_forecast or self._near_hold
+        if forecast_due and not self.extended and self.plan.checkpoint():
+            self._next_forecast = self.plan.progress + 1.0 / N_FORECASTS
+            self._forecast(optimizer, previous)
+        for group, lam in zip(self.groups, self.group_lambdas):
+            for j in group:
+                self.alpha[j] = lam
+        return self.alpha
+
+    def _forecast(self, optimizer, previous):
+        """Hold or release each group's λ from the forecast of its count."""
+        if self.plan.progress < MIN_HOLD:
+            return
+        scores = survival_scores(
+            optimizer.weights,
+            optimizer.gradient_estimate(),
+            optimizer.unit_step_sizes(),
+            self.plan.steps_left(include_current=True),
+        )
+        aims = [round(t * (1.0 - TARGET_AIM)) for t in self.targets]
+        wanted = lambdas_keeping(scores, self.groups, aims)
+        counts = counts_surviving(scores, self.groups, self.group_lambdas)
+        self._near_hold = any(
+            not held and lam <= NEAR_HOLD * current
+            for held, lam, current in zip(self.held, wanted, self.group_lambdas)
+        )
+        for g, (lam, target) in enumerate(zip(wanted, self.targets)):
+            if not self.held[g]:
+                if lam <= self.group_lambdas[g]:
+                    # Hold at the λ of the forecast, between the λ of the
+                    # last step and this step's: a fit at that λ would have
+                    # followed the warm-up up to here, and holds it from this
+                    # step on.
+                    low = math.nextafter(previous[g], math.inf)
+                    self.group_lambdas[g] = min(max(lam, low), self.group_lambdas[g])
+                    self.held[g] = True
+            elif counts[g] > target * (1.0 + RESUME_TOL) and (
+                self.plan.progress < RESUME_UNTIL
+            ):
+                # More weights survive than the forecast at the hold said:
+                # λ rises again along the warm-up curve, from where it held.
+                self.held[g] = False
+                self.resumes += 1
+                reached = self.plan.progress_at(self.group_lambdas[g])
+                self.shifts[g] = self.plan.progress - reached
+
+    def _counts_after_step(self, optimizer):
+        """Per group, the weights this step's proximal map leaves nonzero at
+        the current λ."""
+        sizes = optimizer.step_sizes()
+        return [
+            int(
+                sum(
+                    int(
+                        torch.count_nonzero(optimizer.weights[j].abs() > lam * sizes[j])
+                    )
+                    for j in group
+                )
+            )
+            for group, lam in zip(self.groups, self.group_lambdas)
+        ]
+
+    def lambdas_in_force(self):
+        return self.alpha
+
+    def _epoch_is_candidate(self):
+        return self.final_phase and (self.phase == "refit" or self._on_target_now)
+
+    def after_step(self, optimizer):
+        """While every group holds, keep a copy of the network after each
+        step that leaves it on target, or closer to it than the copy kept:
+        the count moves within an epoch, and through the tolerance band in a
+        few steps at a high sparsity."""
+        params = getattr(optimizer, "params", None)
+        if self.phase != "l1" or not self.holding or params is None:
+            return
+        if not self.plan.checkpoint():
+            return
+        counts = [
+            int(sum(int(torch.count_nonzero(optimizer.weights[j])) for j in group))
+            for group in self.groups
+        ]
+        self._params = params
+        on_target = within_tolerance(counts, self.targets, self.count_tol)
+        error = 0.0 if on_target else self._error_of(counts)
+        # Ties go to the later network: it trained longer at the same λ.
+        if error <= self._kept_error:
+            self._kept = [p.detach().clone() for p in params]
+            self._kept_error = error
+
+    def _error_of(self, counts):
+        """The largest relative distance of a group's count to its target."""
+        return max(abs(k - t) / max(t, 1) for k, t in zip(counts, self.targets))
+
+    def _settle(self, weights):
+        """After an ℓ1 epoch: record λ and the counts."""
+        self.plan.end_epoch()
+        if self.phase != "l1":
+            return
+        counts = group_counts(count_nonzero(weights), self.groups).tolist()
+        self.path.append((list(self.group_lambdas), counts))
+        self._counts = counts
+        self._on_target_now = self.holding and within_tolerance(
+            counts, self.targets, self.count_tol
+        )
+        if self.holding and not self._held_at_epoch_end:
+            self.stopping.reset()
+        self._held_at_epoch_end = self.holding
+
+    def _below_band(self):
+        return any(
+            k < t - max(self.count_tol * t, 1.0)
+            for k, t in zip(self._counts, self.targets)
+        )
+
+    def _restore_kept(self):
+        """Back to the network kept, when the one at hand is farther from the
+        target: the count has left the band since, or never reached it."""
+        if self._kept is None or self._on_target_now:
+            return
+        if self._kept_error < self._error_of(self._counts):
+            for p, saved in zip(self._params, self._kept):
+                p.copy_(saved)
+            self._counts = None  # no longer those of the network
+        self._kept = None
+
+    def _extend(self):
+        """Extend the ℓ1 phase once, from the budget of the refit, when its
+        network missed the target; returns whether it did. The λ of the
+        extension is chosen at its first step, by the forecast over it."""
+        epochs = round(EXTENSION * self.max_epochs)
+        if self.extended or not self.refit or epochs < 1:
+            return False
+        if self.max_epochs - self.epoch - epochs < 1:
+            return False
+        self.extended = True
+        self.l1_epochs = self.epoch + epochs
+        self.plan = L1Plan(epochs, None, heat=EXTENSION_HEAT)
+        self.held = [False] * len(self.groups)
+        self._extension_pending = True
+        self._kept_error = math.inf
+        self.stopping.reset()
+        return True
+
+    def _transition(self, plateau, weights):
+        if self.phase != "l1":
+            return super()._transition(plateau, weights)
+        at_end = self.epoch >= self.l1_epochs
+        if self.adaptive:
+            fell = self._kept_error == 0.0 and self._below_band()
+            if not (fell or (plateau and self.holding) or at_end):
+                return "continue"
+            self._restore_kept()
+            if self._kept_error > 0.0 and self._extend():
+                return "continue"
+        elif not (self._on_target_now or at_end):
+            # partial_fit cannot go back: its ℓ1 phase ends on target.
+            return "continue"
+        self._kept = None
+        if self.refit and (self.epoch < self.max_epochs or not self.adaptive):
+            self._next_phase("refit")
+            return "refit"
+        if not self.adaptive:
+            return "continue"  # at fixed λ from now on
+        self.converged = bool(plateau and self.holding)
+        return "stop"
+
+    def to(self, device):
+        if self.alpha is not None:
+            self.alpha = [float(a) for a in self.alpha]
+        self._params = None  # the network's tensors: not the schedule's to keep
+        return super().to(device)
 
 
 class MagnitudeRampSchedule(_Phases):
@@ -446,11 +1012,18 @@ class MagnitudeRampSchedule(_Phases):
 
     def _settle(self, weights):
         """After an ℓ1 epoch: record its λ and its counts."""
+        self._on_target_now = False
         if self.phase != "l1" or self.alpha is None:
             return
         self.alpha = [float(lam) for lam in self.alpha]
         nonzeros = group_counts(count_nonzero(weights), self.groups).tolist()
         self.path.append(([self.alpha[g[0]] for g in self.groups], nonzeros))
+        self._on_target_now = within_tolerance(nonzeros, self.targets, self.count_tol)
+
+    def _epoch_is_candidate(self):
+        # Without a refit, only ℓ1 networks on target: a pruning-phase network
+        # is not a result.
+        return self.phase == "refit" or (not self.refit and self._on_target_now)
 
     def _transition(self, plateau, weights):
         if self.phase == "l1" and plateau and not self._closing:

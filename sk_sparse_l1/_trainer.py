@@ -126,20 +126,24 @@ def proximal_step(optimizer, schedule, weight_grads=None, bias_grads=None):
     optimizer : ProximalOptimizer
         See :mod:`sk_sparse_l1._optimizers`.
     schedule : object
-        Offers ``step_lambdas(optimizer)``, the λ of each weight tensor for
+        Offers ``step_lr_scale()``, the factor of the learning rate of this
+        step, ``step_lambdas(optimizer)``, the λ of each weight tensor for
         this step (a float, or a 0-dim tensor left on the device), and
         ``masks``, None or a 0/1 tensor per weight tensor holding zeros (see
         :mod:`sk_sparse_l1._schedules`).
     weight_grads, bias_grads : list of torch.Tensor, default=None
         Gradients of the data loss for the optimizer's gradient step. None
         when the gradient step was already taken (by the ``torch.optim``
-        optimizer of a skorch net).
+        optimizer of a skorch net, whose callback applied
+        ``step_lr_scale()`` before the step).
     """
     if weight_grads is not None:
+        optimizer.lr_scale = schedule.step_lr_scale()
         optimizer.step(weight_grads, bias_grads)
     optimizer.prox_(schedule.step_lambdas(optimizer))
     if schedule.masks is not None:
         torch._foreach_mul_(optimizer.weights, schedule.masks)
+    schedule.after_step(optimizer)
 
 
 def run_epoch(network, data, optimizer, schedule, *, batch_size, generator):
@@ -298,6 +302,7 @@ class Trainer:
         Epochs run.
     l1_snapshot : list of torch.Tensor or None
         The network when the refit started.
+
     interrupted : bool
         Whether a ``KeyboardInterrupt`` ended a run.
     on_epoch : callable or None
@@ -339,10 +344,11 @@ class Trainer:
         early, keeping the weights of the last completed step, and sets
         ``interrupted``; a trainer interrupted before runs no more epochs.
         """
-        best = None  # (score, snapshot) of the final phase
+        best = None  # (score, snapshot) of the candidates of the final phase
+        self.optimizer.track_gradients = schedule.needs_gradient_estimate
         try:
             if not schedule.started:
-                self._follow(schedule.start(self.network.weights))
+                self._follow(schedule.start(self.network.weights), schedule)
             for _ in range(0 if self.interrupted else max_epochs):
                 loss = run_epoch(
                     self.network,
@@ -356,16 +362,17 @@ class Trainer:
                 if self.validation_score is not None:
                     score = self.validation_score()
                     self.validation_scores.append(score)
-                    if schedule.final_phase and (best is None or score > best[0]):
-                        best = (score, self.network.snapshot())
                 action = schedule.end_epoch(loss, self.network.weights, score)
+                if score is not None and schedule.is_candidate():
+                    if best is None or score > best[0]:
+                        best = (score, self.network.snapshot())
                 self.n_epochs += 1
                 self.loss_curve.append(schedule.last_objective)
                 if self.on_epoch is not None:
                     self.on_epoch(
                         schedule.last_objective, schedule.alpha, self.network.weights
                     )
-                if self._follow(action):
+                if self._follow(action, schedule):
                     break
         except KeyboardInterrupt:
             self.interrupted = True
@@ -374,16 +381,17 @@ class Trainer:
             self.network.restore(best[1])
             self.best_score = best[0]
 
-    def _follow(self, action):
+    def _follow(self, action, schedule):
         """Act on a schedule's action; returns whether training stops.
 
-        The one place where a refit starts: the ℓ1 network is kept, then its
-        support is retrained with a fresh optimizer. Restarting Adam's
-        moments gives the refit a fresh learning-rate schedule
-        (learning-rate rewinding, Renda et al. 2020).
+        The one place where a refit starts: the ℓ1 network is kept, its
+        zeros become the schedule's masks, and its support is retrained with
+        a fresh optimizer. Restarting Adam's moments gives the refit a fresh
+        learning-rate schedule (learning-rate rewinding, Renda et al. 2020).
         """
         if action == "refit":
             self.l1_snapshot = self.network.snapshot()
+            schedule.masks = [(w != 0).to(w.dtype) for w in self.network.weights]
             self.optimizer = self.make_optimizer(self.network)
         return action == "stop"
 

@@ -111,10 +111,18 @@ def test_copies_do_not_grow_with_the_number_of_minibatches(
         for batch in (len(X), 32, 8)  # 1, 8 and 32 steps per epoch
     }
     # Fits of 4 epochs: every count is a fixed cost per fit and per epoch,
-    # the same whatever the number of minibatches; a full batch saves the
-    # one copy per epoch of the shuffled row order.
-    assert counts[8] == counts[32], counts
-    assert counts[32] - counts[len(X)] == N_EPOCHS, counts
+    # the same whatever the number of minibatches (a target-sparsity fit
+    # looks at the network at most CHECKS_PER_EPOCH times an epoch); a full
+    # batch saves the one copy per epoch of the shuffled row order, and its
+    # one step an epoch is one look at most.
+    if "target_sparsity" in params:
+        # When the schedule looks depends on the network, which differs with
+        # the batch size: the counts agree up to a few looks.
+        assert abs(counts[8] - counts[32]) <= 0.05 * counts[32], counts
+        assert counts[len(X)] < counts[32], counts
+    else:
+        assert counts[8] == counts[32], counts
+        assert counts[32] - counts[len(X)] == N_EPOCHS, counts
 
 
 def test_partial_fit_and_predict_copy_a_bounded_number_of_times(data, monkeypatch):
