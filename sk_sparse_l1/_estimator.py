@@ -541,7 +541,8 @@ class BaseSparseL1(BaseEstimator):
         search = None
         try:
             if incremental and not first_pass:
-                schedule = self._schedule.to(trainer.data.device)
+                # A copy: a failed call must leave the schedule as it was.
+                schedule = copy.deepcopy(self._schedule).to(trainer.data.device)
             elif self.target_sparsity is not None and self.search == "paper":
                 search, schedule = self._paper_search(trainer, targets, groups)
                 n_epochs = self.max_iter - schedule.max_epochs
