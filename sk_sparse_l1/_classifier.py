@@ -128,8 +128,9 @@ n_features_in_, feature_names_in_, n_layers_, n_outputs_
     >>> X = StandardScaler().fit_transform(X)
     >>> clf = SparseL1Classifier(hidden_layer_sizes=(16,), target_sparsity=0.9,
     ...                          max_iter=50, random_state=0).fit(X, y)
-    >>> clf.target_reached_, clf.n_nonzero_, round(0.1 * (30 * 16 + 16))
-    (True, 50, 50)
+    >>> target = round(0.1 * (30 * 16 + 16))  # nonzero weights wanted
+    >>> clf.target_reached_, abs(clf.n_nonzero_ - target) <= max(0.02 * target, 1)
+    (True, True)
     """
 
     _parameter_constraints: dict = {

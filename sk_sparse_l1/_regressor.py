@@ -182,9 +182,9 @@ class SparseL1Regressor(RegressorMixin, BaseSparseL1):
     >>> reg = SparseL1Regressor(hidden_layer_sizes=(16,), target_sparsity=0.8,
     ...                         learning_rate_init=0.01, max_iter=100,
     ...                         random_state=0).fit(X, y / y.std())
-    >>> reg.target_reached_, reg.n_nonzero_, round(0.2 * reg.coefs_[0].size
-    ...                                                + 0.2 * reg.coefs_[1].size)
-    (True, 35, 35)
+    >>> target = round(0.2 * (reg.coefs_[0].size + reg.coefs_[1].size))
+    >>> reg.target_reached_, abs(reg.n_nonzero_ - target) <= max(0.02 * target, 1)
+    (True, True)
     """
 
     def _is_classifier_task(self):

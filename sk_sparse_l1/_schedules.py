@@ -492,10 +492,12 @@ class FixedAlpha(_Phases):
 
     def step_lr_scale(self):
         """The cooling of the ℓ1 phase (:func:`cooling_scale`); 1 in the
-        refit."""
+        refit, and without a penalty (no zero pattern to settle: a fit at
+        ``alpha=0`` trains as scikit-learn's MLP does)."""
         if self.phase == "refit":
             return 1.0
-        return self.plan.next_step()
+        scale = self.plan.next_step()
+        return scale if any(a > 0 for a in self.alpha) else 1.0
 
     def step_lambdas(self, optimizer):
         """λ per weight tensor for the proximal map of this step:
@@ -869,6 +871,10 @@ class TargetL1(_Phases):
         elif not (self._on_target_now or at_end):
             # partial_fit cannot go back: its ℓ1 phase ends on target.
             return "continue"
+        else:
+            self._restore_kept(weights)
+            if not self._on_target_now and self._counts is not None and self._extend():
+                return "continue"
         self._kept = None
         if self.refit and (self.epoch < self.max_epochs or not self.adaptive):
             self._next_phase("refit")

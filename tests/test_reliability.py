@@ -600,7 +600,9 @@ def test_failed_warm_start_refit_keeps_the_previous_fit(data):
 @pytest.mark.parametrize(
     "params", [{"target_sparsity": 0.5}, {"alpha": 0.01}], ids=["target", "alpha"]
 )
-def test_a_failed_call_changes_nothing_a_later_call_sees(data, how, params, monkeypatch):
+def test_a_failed_call_changes_nothing_a_later_call_sees(
+    data, how, params, monkeypatch
+):
     """A call failing after its steps ran (the schedule advanced, the
     optimizer moved, the shuffling generator drew) leaves every fitted
     object as it was: the next call continues exactly as if the failed one
@@ -632,7 +634,9 @@ def test_a_failed_call_changes_nothing_a_later_call_sees(data, how, params, monk
     assert pickle.dumps(failed._schedule) == schedule
     call(failed)
     call(clean)
-    for a, b in zip(failed.coefs_ + failed.intercepts_, clean.coefs_ + clean.intercepts_):
+    for a, b in zip(
+        failed.coefs_ + failed.intercepts_, clean.coefs_ + clean.intercepts_
+    ):
         assert_array_equal(a, b)
     assert failed.loss_curve_ == clean.loss_curve_
 

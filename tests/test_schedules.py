@@ -960,9 +960,7 @@ def test_target_l1_holds_the_lambda_whose_forecast_is_the_target(setup, seed):
         adaptive=True,
     )
     optimizer = StillOptimizer(seed)
-    lambdas, actions = drive_protocol(
-        schedule, optimizer, epochs=30, steps_per_epoch=5
-    )
+    lambdas, actions = drive_protocol(schedule, optimizer, epochs=30, steps_per_epoch=5)
     assert len(actions) == 20 and actions[-1] == "stop"
     assert schedule.resumes == 0 and not schedule.extended
     plan = L1Plan(20, warmup)

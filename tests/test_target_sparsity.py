@@ -191,12 +191,21 @@ def test_fresh_fit_at_alpha_retraces_the_target_fit(regression):
     [
         lambda: SparseL1Regressor(target_sparsity=0.9, **FAST),
         lambda: SparseL1Regressor(
-            target_sparsity=0.7, hidden_layer_sizes=(16, 8), max_iter=60,
-            learning_rate_init=0.01, batch_size=50, random_state=1,
+            target_sparsity=0.7,
+            hidden_layer_sizes=(16, 8),
+            max_iter=60,
+            learning_rate_init=0.01,
+            batch_size=50,
+            random_state=1,
         ),
         lambda: SparseL1Regressor(
-            target_sparsity=0.95, refit=False, solver="sgd", max_iter=60,
-            hidden_layer_sizes=(16,), learning_rate_init=0.05, random_state=2,
+            target_sparsity=0.95,
+            refit=False,
+            solver="sgd",
+            max_iter=60,
+            hidden_layer_sizes=(16,),
+            learning_rate_init=0.05,
+            random_state=2,
         ),
     ],
 )
@@ -206,8 +215,11 @@ def test_fresh_fit_at_alpha_lands_near_the_target(regression, make_est):
     X, y = regression
     est = make_est().fit(X, y)
     assert est.target_reached_
-    target = round((1 - est.target_sparsity) * 144 if est.hidden_layer_sizes == (16,)
-                   else (1 - est.target_sparsity) * (8 * 16 + 16 * 8 + 8))
+    target = round(
+        (1 - est.target_sparsity) * 144
+        if est.hidden_layer_sizes == (16,)
+        else (1 - est.target_sparsity) * (8 * 16 + 16 * 8 + 8)
+    )
     l1_count, fresh_count, _ = fresh_fit_nonzeros(est, X, y)
     assert abs(fresh_count - target) <= max(0.1 * target, 2)
 
