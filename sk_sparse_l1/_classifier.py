@@ -1,5 +1,7 @@
 """SparseL1Classifier: cross-entropy with an ℓ1 penalty on the weights."""
 
+import warnings
+
 import numpy as np
 from scipy.special import log_expit, log_softmax
 from sklearn.base import ClassifierMixin, _fit_context
@@ -325,7 +327,10 @@ n_features_in_, feature_names_in_, n_layers_, n_outputs_
         -------
         self : object
         """
-        self._fit(X, y, sample_weight, incremental=True, classes=classes)
+        warned = self._fit(X, y, sample_weight, incremental=True, classes=classes)
+        for message, category in warned:
+            # The caller's line: past this method and its two decorators.
+            warnings.warn(message, category, stacklevel=4)
         return self
 
     def predict(self, X):

@@ -1,5 +1,7 @@
 """SparseL1Regressor: squared error with an ℓ1 penalty on the weights."""
 
+import warnings
+
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
@@ -231,7 +233,9 @@ class SparseL1Regressor(RegressorMixin, BaseSparseL1):
         -------
         self : object
         """
-        self._fit(X, y, sample_weight, incremental=True)
+        for message, category in self._fit(X, y, sample_weight, incremental=True):
+            # The caller's line: past this method and its two decorators.
+            warnings.warn(message, category, stacklevel=4)
         return self
 
     def predict(self, X):

@@ -85,8 +85,8 @@ RESUME_AFTER = 4
 RESUME_UNTIL = 0.9
 # A fit with a refit whose ℓ1 network is still denser than the target
 # extends its ℓ1 phase by EXTENSION of the budget (taken from the refit), at
-# the λ whose forecast over the extension is the target (never below the λ
-# held), the learning rate falling from EXTENSION_HEAT to 0.
+# the λ whose forecast over the extension is the target, the learning rate
+# falling from EXTENSION_HEAT to 0.
 EXTENSION = 0.1
 EXTENSION_HEAT = 0.3
 # A target-sparsity fit looks at the network (counts, forecasts) at most
@@ -684,11 +684,7 @@ class TargetL1(_Phases):
                 optimizer.unit_step_sizes(),
                 self.plan.steps_left(include_current=True),
             )
-            wanted = lambdas_keeping(scores, self.groups, self.targets)
-            # Never below the λ held so far: the extension prunes on.
-            self.group_lambdas = [
-                max(lam, held) for lam, held in zip(wanted, self.group_lambdas)
-            ]
+            self.group_lambdas = lambdas_keeping(scores, self.groups, self.targets)
             self.held = [True] * len(self.groups)
         for g, held in enumerate(self.held):
             if not held:
@@ -877,6 +873,7 @@ class TargetL1(_Phases):
                 return "continue"
         self._kept = None
         if self.refit and (self.epoch < self.max_epochs or not self.adaptive):
+            self.masks = _support_masks(weights)
             self._next_phase("refit")
             return "refit"
         if not self.adaptive:

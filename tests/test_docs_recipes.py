@@ -140,10 +140,14 @@ def test_skorch_recipes():
     assert ts.n_nonzero_ == pytest.approx(ts.target_n_nonzero_[0], rel=0.02, abs=1)
     # The recipe printed the error raised for SGD with momentum.
     assert "momentum=0.9" in printed
-    assert namespace["search"].best_params_["callbacks__ts__target_sparsity"] in (
-        0.8,
-        0.9,
-    )
+    # The net refitted at the chosen level landed on that level's count.
+    search = namespace["search"]
+    level = search.best_params_["callbacks__ts__target_sparsity"]
+    best_ts = dict(search.best_estimator_.callbacks_)["ts"]
+    assert best_ts.target_sparsity == level
+    expected = round((1 - level) * sum(best_ts.tensor_sizes_))
+    assert best_ts.target_n_nonzero_.tolist() == [expected]
+    assert abs(best_ts.n_nonzero_ - expected) <= max(0.02 * expected, 1)
 
 
 def test_larger_than_memory_recipes():

@@ -1147,3 +1147,44 @@ def test_memory_meter_detects_a_leak(memory_data, monkeypatch, one_torch_thread)
     print(f"\nleaking 80 KB per epoch, 20 vs 200: {short} / {long}")
     assert len(kept) == 200
     assert long["rss"] - short["rss"] > RSS_BOUND
+
+
+# ========================================================== dead networks
+
+
+def test_input_reaches_output_follows_chains_of_nonzero_weights():
+    from sk_sparse_l1._estimator import input_reaches_output
+
+    # Input 0 feeds unit 0 only; only unit 1 feeds the output: no layer is
+    # empty, and yet no path.
+    W0, W1 = np.array([[1.0, 0.0], [0.0, 0.0]]), np.array([[0.0], [1.0]])
+    assert not input_reaches_output([W0, W1])
+    W0[1, 1] = 0.5  # input 1 → unit 1 → output
+    assert input_reaches_output([W0, W1])
+    assert not input_reaches_output([W0, np.zeros((2, 1))])
+
+
+@pytest.mark.parametrize("how", ["fit", "partial_fit"])
+def test_a_network_that_ignores_its_input_warns(data, how):
+    """A penalty that empties a layer leaves a constant predictor: the fit
+    says so, naming the layer, instead of returning it quietly."""
+    X, y, _ = data
+    reg = SparseL1Regressor(**{**FAST, "alpha": 1e3, "max_iter": 5})
+    with pytest.warns(UserWarning, match=r"ignores its input: layer\(s\) \[") as record:
+        if how == "fit":
+            reg.fit(X, y)
+        else:
+            for _ in range(5):  # the max_iter calls of λ's warm-up
+                reg.partial_fit(X, y)
+    assert {w.filename for w in record if "ignores" in str(w.message)} == {__file__}
+    assert any(not np.any(W) for W in reg.coefs_)
+    assert np.ptp(reg.predict(X)) == 0
+
+
+def test_a_sparse_network_with_a_path_does_not_warn(data):
+    X, y, _ = data
+    reg = SparseL1Regressor(**{**FAST, "max_iter": 20}, target_sparsity=0.8)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reg.fit(X, y)
+    assert not [w for w in caught if "ignores its input" in str(w.message)]

@@ -441,3 +441,23 @@ def test_next_lambda_rules():
     history.record(0.001, 40)  # now bracketed: (0.001, 0.1)
     assert next_lambda(history, [0.0005, 0.002, 0.004, 0.2]) == pytest.approx(0.003)
     assert next_lambda(history, [0.5]) == pytest.approx(0.01)  # geometric midpoint
+
+
+def test_early_stopping_keeps_only_networks_on_target(cancer):
+    """Without a refit, every epoch is an ℓ1 epoch; the network early
+    stopping restores is the best-scoring one among those on target, never
+    a denser one from the warm-up."""
+    X, y = cancer
+    clf = SparseL1Classifier(
+        target_sparsity=0.9, refit=False, early_stopping=True, **FAST
+    ).fit(X, y)
+    n_nonzero = sum(int(np.count_nonzero(W)) for W in clf.coefs_)
+    assert clf.target_reached_ and on_target(n_nonzero, 0.9, N_WEIGHTS_CANCER)
+    scores = np.array(clf.validation_scores_)
+    path_nonzeros = np.round((1 - clf.sparsities_[:, 0]) * N_WEIGHTS_CANCER)
+    assert len(scores) == len(path_nonzeros)
+    candidates = [on_target(k, 0.9, N_WEIGHTS_CANCER) for k in path_nonzeros]
+    assert clf.best_validation_score_ == scores[candidates].max()
+    # The premise: the first network to score best was a denser one of the
+    # warm-up, which a rule keeping the first best score would restore.
+    assert not candidates[int(np.argmax(scores))]
