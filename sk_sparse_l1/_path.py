@@ -74,15 +74,24 @@ def point_budget(max_iter, n_points):
 
 def _fit_point(previous, X, y, sample_weight, *, retries):
     """Fit a copy of ``previous`` (its parameters set for the point) and
-    return it with the epochs run. With a target sparsity, a warm-started
-    point that misses starts again from the network of ``previous`` with
-    twice the budget, at most ``retries`` times: continuing from a network
-    that overshot would start λ's warm-up too high to come back. The
-    warnings of each fit are dropped: a short point ends before its loss
-    settles by design, and a missed target is reported once for the path."""
+    return it with the epochs run.
+
+    With a target sparsity, a warm-started point that misses starts again
+    from the network of ``previous``, with twice the budget and its λ
+    warm-up from the bottom of its range, at most ``retries`` times. A warm
+    start begins the warm-up at the previous ``alpha_``; when that λ was
+    already too large for the new level (the point overshot), continuing
+    could not come back. The warnings of each fit are dropped: a short
+    point ends before its loss settles by design, and a missed target is
+    reported once for the path.
+    """
     n_iter, budget = 0, previous.max_iter
-    for _ in range(retries + 1):
+    for attempt in range(retries + 1):
         estimator = copy.deepcopy(previous).set_params(max_iter=budget)
+        if attempt:
+            # What the warm start reads to start its warm-up
+            # (BaseSparseL1._new_schedule); NaN: the data-scaled start.
+            estimator.alpha_ = np.nan
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             estimator.fit(X, y, sample_weight=sample_weight)
@@ -113,7 +122,8 @@ def l1_path(
     point before reached. With ``sparsities``, each point is a fit with that
     ``target_sparsity`` and lands within ``sparsity_tol`` of it as such a fit
     does; a warm-started point that misses is fitted again from the point
-    before with twice the budget (at most twice), and a
+    before with twice the budget and λ rising from the bottom of its
+    warm-up (at most twice), and a
     ``ConvergenceWarning`` names the levels still missed. With ``alphas``,
     each point is a fit at that fixed λ.
 
