@@ -184,3 +184,28 @@ def test_selection_is_validated(regression):
         SparseL1RegressorCV(selection="smallest").fit(X, y)
     with pytest.raises(TypeError):
         SparseL1RegressorCV(target_sparsity=0.5)  # chosen by the search
+
+
+def test_folds_run_on_a_dask_cluster_as_in_this_process(regression):
+    # The folds go through joblib, so joblib's "dask" backend sends them to
+    # the workers of a cluster, as it does GridSearchCV's fits.
+    distributed = pytest.importorskip("distributed")
+    import joblib
+
+    X, y = regression
+    params = dict(
+        hidden_layer_sizes=(8,), sparsities=[0.3, 0.7], cv=2, max_iter=20,
+        learning_rate_init=0.01, random_state=0, n_jobs=-1,
+    )  # fmt: skip
+    local = quiet_fit(SparseL1RegressorCV(**params), X, y)
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True,
+        dashboard_address=None, memory_limit="1GiB",
+    )  # fmt: skip
+    with cluster, distributed.Client(cluster) as client:
+        with distributed.get_task_stream(client) as tasks:
+            with joblib.parallel_config(backend="dask"):
+                remote = quiet_fit(SparseL1RegressorCV(**params), X, y)
+        assert len(tasks.data) >= 2  # the two folds ran on the workers
+    for key in ("mean_test_score", "mean_sparsity", "mean_alpha"):
+        np.testing.assert_allclose(remote.cv_results_[key], local.cv_results_[key])
