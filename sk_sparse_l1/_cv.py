@@ -22,7 +22,7 @@ from sklearn.base import (
 )
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -47,7 +47,7 @@ CV_CONSTRAINTS = {
     "scoring": [str, callable, None],
     "n_jobs": [Integral, None],
     "selection": [StrOptions({"best", "1se"})],
-    "max_iter_per_point": [Integral, None],
+    "max_iter_per_point": [Interval(Integral, 1, None, closed="left"), None],
 }
 # The fitted attributes of the refitted estimator that the CV estimator
 # shows as its own (those that exist: l1_coefs_ only after a refit, …).
@@ -253,7 +253,10 @@ _CV_DOC = """
         :func:`sk_sparse_l1.l1_path`).
     **params
         Every other parameter is that of the base estimator, with the same
-        default, passed to every fit unchanged.
+        default, passed to every fit unchanged. ``refit`` among them is the
+        base estimator's (retrain the kept weights without penalty at the
+        end of each fit), not ``GridSearchCV``'s: the chosen level is
+        always fitted again on all the data.
 
     Attributes
     ----------

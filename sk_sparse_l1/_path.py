@@ -13,6 +13,7 @@ keeps the meaning of ``alpha_``.
 import copy
 import math
 import warnings
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import clone
@@ -188,7 +189,11 @@ def l1_path(
     kind, levels = check_levels(sparsities, alphas)
     if max_iter_per_point is None:
         max_iter_per_point = point_budget(estimator.max_iter, len(levels))
-    elif not (isinstance(max_iter_per_point, int) and max_iter_per_point >= 1):
+    elif not (
+        isinstance(max_iter_per_point, Integral)
+        and not isinstance(max_iter_per_point, bool)
+        and max_iter_per_point >= 1
+    ):
         raise ValueError(
             "max_iter_per_point must be a positive int or None, got "
             f"{max_iter_per_point!r}."

@@ -139,6 +139,7 @@ def test_missed_levels_are_warned_about_by_name(data):
         (dict(sparsities=["a"]), ValueError, "must be numbers"),
         (dict(alphas=[np.inf]), ValueError, r"\[0, inf\)"),
         (dict(max_iter_per_point=0), ValueError, "max_iter_per_point"),
+        (dict(max_iter_per_point=2.5), ValueError, "max_iter_per_point"),
     ],
 )
 def test_bad_input_is_named(data, kwargs, error, match):
