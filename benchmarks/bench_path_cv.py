@@ -16,7 +16,11 @@ Setup
   10 levels ("one fit": their median time). Then, for each point, a fresh
   fit at the λ the point reports (``alpha=path.alphas[k]``, no target):
   the sparsity it reaches against the point's; and, as the reference, a
-  fresh fit at the ``alpha_`` of the fresh target fit at that level.
+  fresh fit at the ``alpha_`` of the fresh target fit at that level. These
+  fresh fits have no refit (a fixed λ's default): their ℓ1 phase is the
+  whole budget, where a target fit's is 70% of it. ``--same-phases`` then
+  repeats only these fresh fits, at the λ recorded, with ``refit=True``: the
+  phases of a target fit.
 * CV: ``SparseL1ClassifierCV`` / ``SparseL1RegressorCV`` against
   ``GridSearchCV(estimator, {"target_sparsity": levels})``, the same 8
   levels (0.5 … 0.97), the same 5 shuffled folds, the estimator's default
@@ -80,9 +84,13 @@ def timed(function):
     return result, timer
 
 
-def fresh_sparsity(model, alpha, X, y):
-    """The sparsity of a fresh fit at the fixed λ ``alpha``."""
-    return clone(model).set_params(alpha=float(alpha)).fit(X, y).sparsity_
+def fresh_sparsity(model, alpha, X, y, refit="auto"):
+    """The sparsity of a fresh fit at the fixed λ ``alpha``: with
+    ``refit="auto"`` (no refit at a fixed λ) its ℓ1 phase is the whole
+    budget; with ``refit=True`` it has the phases of a target fit (an ℓ1
+    phase of 70% of the budget, then the refit)."""
+    params = dict(alpha=float(alpha), refit=refit)
+    return clone(model).set_params(**params).fit(X, y).sparsity_
 
 
 def path_part(results, data, X, y, model, seed):
@@ -159,11 +167,47 @@ def cv_part(results, data, X, y, spec, model, seed):
         )  # fmt: skip
 
 
+def same_phases(quick):
+    """Fresh fits at the λ of ``results/path_cv_points.csv`` with the phases
+    of a target fit (``refit=True``), into ``results/path_cv_phases.csv``."""
+    import pandas as pd
+    from _harness import RESULTS
+
+    stem = "path_cv_points" + "_quick" * quick
+    points = pd.read_csv(RESULTS / f"{stem}.csv")
+    data_sets = {data: (X, y, spec) for data, X, y, spec in problems(quick)}
+    name = stem.replace("points", "phases")
+    with Results(name) as results, threads(1):
+        for row in points.itertuples():
+            X, y, spec = data_sets[row.data]
+            model = spec["base"](
+                hidden_layer_sizes=spec["hidden"], random_state=row.seed, **COMMON
+            )
+            results.add(
+                data=row.data, seed=row.seed, level=row.level,
+                fresh_at_path_alpha=fresh_sparsity(
+                    model, row.path_alpha, X, y, refit=True
+                ),
+                fresh_at_fit_alpha=fresh_sparsity(
+                    model, row.fit_alpha, X, y, refit=True
+                ),
+            )  # fmt: skip
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="digits, one seed")
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument(
+        "--same-phases", action="store_true",
+        help="only the fresh fits at the λ of the last run, with refit=True",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.same_phases:
+        warnings.filterwarnings(
+            "ignore", "Proximal training used all", ConvergenceWarning
+        )
+        return same_phases(args.quick)
     seeds = 1 if args.quick else args.seeds
     name = "path_cv" + "_quick" * args.quick
     # Every fit runs its fixed budget: the warning that the loss still

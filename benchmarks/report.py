@@ -289,7 +289,7 @@ def sparse_predict(frame, calibration):
     return f"{text}\n\nThe rule in the calibration sweep\n\n{table(out)}", None
 
 
-def path_cv(frame, points):
+def path_cv(frame, points, phases):
     """The path against one fit, the CV estimator against GridSearchCV, and
     how near a fresh fit at a reported λ lands."""
 
@@ -334,7 +334,6 @@ def path_cv(frame, points):
         path = g.fresh_at_path_alpha - g.path_sparsity
         fit = g.fresh_at_fit_alpha - g.fit_sparsity
         return pd.Series({
-            "path points within tol": f"{int(g.path_reached.sum())}/{len(g)}",
             "path λ: median abs. Δ": f"{path.abs().median():.3f}",
             "path λ: max abs. Δ": f"{path.abs().max():.3f}",
             "path λ: mean Δ": f"{path.mean():+.3f}",
@@ -349,7 +348,19 @@ def path_cv(frame, points):
         + "\n\nLevels chosen (one per seed)\n\n" + table(by.apply(choices))
     )  # fmt: skip
     if points is not None:
-        near = points.groupby("data", sort=False).apply(nearness)
+        reached = points.groupby("data", sort=False).path_reached
+        text += "\n\nPath points within sparsity_tol of their level: " + ", ".join(
+            f"{data} {int(r.sum())}/{len(r)}" for data, r in reached
+        )
+        near = {"no refit (ℓ1 phase: whole budget)": points}
+        if phases is not None:
+            keys = ["data", "seed", "level"]
+            same = points.drop(columns=["fresh_at_path_alpha", "fresh_at_fit_alpha"])
+            near["refit=True (a target fit's phases)"] = same.merge(phases, on=keys)
+        near = pd.concat(
+            {k: v.groupby("data", sort=False).apply(nearness) for k, v in near.items()},
+            names=["fresh fit", "data"],
+        )
         text += (
             "\n\nSparsity of a fresh fit at the λ of a path point, minus the "
             "point's (Δ; all levels and seeds); the same for the alpha_ of a "
@@ -367,7 +378,7 @@ SECTIONS = {  # name: (function, the CSVs it reads; the first is required)
     "streaming": (streaming, ["streaming"]),
     "onnx_size": (onnx_size, ["onnx_size"]),
     "sparse_predict": (sparse_predict, ["sparse_predict", "sparse_predict_calibrate"]),
-    "path_cv": (path_cv, ["path_cv", "path_cv_points"]),
+    "path_cv": (path_cv, ["path_cv", "path_cv_points", "path_cv_phases"]),
 }
 
 
