@@ -6,8 +6,10 @@ above a weight's gradient magnitude removes it), so the network fitted at
 one level is a good start for the next sparser one: each later point needs a
 short fit only. A point is the estimator's own ``fit`` with
 ``warm_start=True``, which starts its λ warm-up at the previous ``alpha_``
-(see ``_estimator.BaseSparseL1._new_schedule``), so the λ a point reports
-keeps the meaning of ``alpha_``.
+(see ``_estimator.BaseSparseL1._new_schedule``); the λ a point reports is
+its ``alpha_``, the λ its fit held at its level. A fresh fit at that λ
+starts from a new network instead, so it lands near the level, not on it
+(benchmarks/bench_path_cv.py measures how near).
 """
 
 import copy
