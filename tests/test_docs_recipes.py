@@ -24,6 +24,7 @@ PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 # Each how-to page and the modules its recipes import beyond the package's
 # own dependencies.
 PAGES = {
+    "howto_choose_sparsity.md": (),
     "howto_grid_search.md": (),
     "howto_deploy.md": ("skl2onnx", "onnxruntime", "onnx"),
     "howto_skorch.md": ("skorch",),
@@ -115,6 +116,25 @@ def test_grid_search_recipes():
     net = namespace["net"]
     assert net.target_reached_
     assert net.sparsity_ == pytest.approx(chosen, abs=0.01)
+
+
+@pytest.mark.filterwarnings(
+    "ignore:Proximal training used all max_iter:sklearn.exceptions.ConvergenceWarning"
+)
+def test_choose_sparsity_recipes():
+    namespace, printed = run_page("howto_choose_sparsity.md")
+    cv = namespace["cv"]
+    results = cv.cv_results_
+    mean, std = results["mean_test_score"], results["std_test_score"]
+    # the 1se rule, recomputed from the printed table's numbers
+    best = int(np.argmax(mean))
+    good = np.flatnonzero(mean >= mean[best] - std[best] / np.sqrt(3))
+    assert cv.target_sparsity_ == results["target_sparsity"][good[-1]]
+    assert f"chosen level: {cv.target_sparsity_}" in printed
+    assert abs(cv.sparsity_ - cv.target_sparsity_) <= 0.02
+    path = namespace["path"]
+    assert path.target_reached.all()
+    assert np.all(np.diff(path.sparsity) > 0)
 
 
 def test_deploy_recipes():
