@@ -622,16 +622,19 @@ class BaseSparseL1(BaseEstimator):
                 groups, targets, count_tol=self.sparsity_tol, refit=refit, **common
             )
         warmup = self._warmup(trainer, refit)
+        min_lambda = 0.0
         if not first_pass and np.all(np.isfinite(getattr(self, "alpha_", np.nan))):
             # A warm start continues from the λ it reached: the warm-up
             # starts there, so that the weights it zeroed stay zero.
-            low = max(float(np.min(self.alpha_)), warmup[0])
+            min_lambda = float(np.min(self.alpha_))
+            low = max(min_lambda, warmup[0])
             warmup = (low, max(warmup[1], low * 10.0))
         return TargetL1(
             groups,
             targets,
             count_tol=self.sparsity_tol,
             warmup=warmup,
+            min_lambda=min_lambda,
             refit=refit,
             **common,
         )

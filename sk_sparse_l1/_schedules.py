@@ -587,6 +587,9 @@ class TargetL1(_Phases):
         ``|nonzeros − T| ≤ max(count_tol · T, 1)``.
     warmup : tuple of float
         ``(low, high)`` of the warm-up.
+    min_lambda : float, default=0.0
+        λ never goes below it (a fit that continues a fitted network starts
+        its warm-up at the λ it had, and keeps the zeros that λ made).
     **kwargs
         ``max_epochs``, ``tol``, ``n_iter_no_change``, ``refit`` and
         ``adaptive``, as for every schedule.
@@ -612,8 +615,9 @@ class TargetL1(_Phases):
     monitor_objective = True
     needs_gradient_estimate = True
 
-    def __init__(self, groups, targets, count_tol, *, warmup, **kwargs):
+    def __init__(self, groups, targets, count_tol, *, warmup, min_lambda=0.0, **kwargs):
         super().__init__(**kwargs)
+        self.min_lambda = float(min_lambda)
         self.groups = groups
         self.targets = [int(t) for t in targets]
         self.count_tol = count_tol
@@ -684,7 +688,8 @@ class TargetL1(_Phases):
                 optimizer.unit_step_sizes(),
                 self.plan.steps_left(include_current=True),
             )
-            self.group_lambdas = lambdas_keeping(scores, self.groups, self.targets)
+            wanted = lambdas_keeping(scores, self.groups, self.targets)
+            self.group_lambdas = [max(lam, self.min_lambda) for lam in wanted]
             self.held = [True] * len(self.groups)
         for g, held in enumerate(self.held):
             if not held:
