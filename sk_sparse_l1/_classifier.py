@@ -58,13 +58,13 @@ class SparseL1Classifier(ClassifierMixin, BaseSparseL1):
     sparsity_tol : float, default=0.02
         Accepted relative error of the nonzero count (see
         :class:`SparseL1Regressor`).
-    search : {'online', 'paper'}, default='online'
+    search : {'online', 'magnitude', 'paper'}, default='online'
         Strategy choosing λ for ``target_sparsity`` (see
         :class:`SparseL1Regressor`).
     max_search_rounds : int, default=30
         Most rounds of ``search='paper'``.
     refit : 'auto' or bool, default='auto'
-        Whether the last 38% of the budget retrains the nonzero weights
+        Whether the last 30% of the budget retrains the nonzero weights
         without penalty, zeros held fixed; ``'auto'`` refits
         ``target_sparsity`` fits only (see :class:`SparseL1Regressor`).
     class_weight : dict, 'balanced' or None, default=None
@@ -308,9 +308,8 @@ n_features_in_, feature_names_in_, n_layers_, n_outputs_
         """Train for one epoch on ``X`` and ``y``, continuing the last fit.
 
         The first call starts a fit and needs ``classes``; each call is one
-        epoch of its schedule, so with ``target_sparsity`` the pruning ramp,
-        the ℓ1 phase and the refit follow ``max_iter`` calls (see the user
-        guide).
+        epoch of its schedule, so λ's warm-up, the ℓ1 phase and the refit
+        follow ``max_iter`` calls (see the user guide).
 
         Parameters
         ----------
