@@ -176,6 +176,7 @@ def robustness(frame):
         })  # fmt: skip
 
     overall = summary(frame).to_frame("all cells").T.rename_axis("")
+    fits = pd.Index(["search fit", "fresh fit at alpha_"], name="ℓ1 network of")
     kkt = pd.DataFrame({
         "median |∂L/∂w|/λ on nonzeros": [
             pm(frame.kkt_median_ratio, 4), pm(frame.fixed_kkt_median_ratio, 4)],
@@ -183,7 +184,7 @@ def robustness(frame):
             pm(frame.kkt_within_band, 3), pm(frame.fixed_kkt_within_band, 3)],
         "fraction of zeros with |∂L/∂w| > λ": [
             pm(frame.kkt_violating_zeros, 4), pm(frame.fixed_kkt_violating_zeros, 4)],
-    }, index=pd.Index(["search fit", "fresh fit at alpha_"], name="ℓ1 network of"))  # fmt: skip
+    }, index=fits)  # fmt: skip
     factors = ["data", "target", "kind", "batch", "max_iter", "solver", "seed"]
     by_level = pd.concat(
         {f: frame.groupby(f, sort=False).apply(summary) for f in factors},

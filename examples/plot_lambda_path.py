@@ -88,9 +88,9 @@ print(f"alpha='auto': λ = {auto.alpha_:.3g}, sparsity {auto.sparsity_:.3f}")
 # where its forecast count is the target, in a single run: the same
 # training path as a fixed-λ fit up to the hold, so its λ lies near where
 # the fixed-λ path crosses the target, on it only when λ held once;
-# ``alphas_`` and ``sparsities_`` record its ℓ1 epochs. Here both fits keep the ℓ1 network
-# (``refit=False``) so that what is plotted is the network trained at
-# ``alpha_``.
+# ``alphas_`` and ``sparsities_`` record its ℓ1 epochs. Here both fits keep
+# the ℓ1 network (``refit=False``) so that what is plotted is the network
+# trained at ``alpha_``.
 
 targeted = {}
 with warnings.catch_warnings():
