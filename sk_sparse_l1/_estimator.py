@@ -360,6 +360,7 @@ class BaseSparseL1(BaseEstimator):
         seed = int(random_state.randint(np.iinfo(np.int32).max))
         module = self._initial_module(widths, first_pass, seed, dtype, device)
         network = Network(linear_layers(module), self.activation, self._loss_name())
+        network.flatten_()  # for the training steps; undone in _set_fitted_state
         data, validation = self._split(X, y, target, sample_weight, random_state)
         data = TrainingData.from_arrays(*data, dtype, device)
         trainer = Trainer(
@@ -404,7 +405,7 @@ class BaseSparseL1(BaseEstimator):
 
     def _set_fitted_state(self, module, trainer, schedule, weight_counts, incremental):
         """The network, its weights as arrays, and their sparsity."""
-        network = trainer.network
+        network = trainer.network.unflatten_()
         self.module_ = module.cpu().requires_grad_(False)
         self.coefs_ = as_arrays(network.weights, transpose=True)
         self.intercepts_ = as_arrays(network.biases, transpose=False)

@@ -62,7 +62,7 @@ def check_finite_parameters(network):
         raise non_finite_error("The network's parameters became non-finite")
 
 
-def batch_loss_and_gradients(network, data, rows):
+def batch_loss_and_gradients(network, data, rows, in_place=False):
     """Mean loss of the rows ``rows`` of ``data`` and its gradients.
 
     Sparse inputs arrive in dense chunks of rows; the mean over the batch is
@@ -76,6 +76,10 @@ def batch_loss_and_gradients(network, data, rows):
         The training set (:class:`sk_sparse_l1._data.TrainingData`).
     rows : torch.Tensor, ndarray or None
         Indices of the batch's rows; None for all of them.
+    in_place : bool, default=False
+        Write the gradients of a batch of one chunk into the network's flat
+        gradient buffer (see :meth:`Network.loss_and_gradients`): valid until
+        the next step, which is all a training step needs.
 
     Returns
     -------
@@ -90,12 +94,14 @@ def batch_loss_and_gradients(network, data, rows):
     total = None
     for X in chunks:
         stop = start + X.shape[0]
+        whole = start == 0 and stop == n_rows
         part = network.loss_and_gradients(
             X,
-            target[start:stop],
-            None if weight is None else weight[start:stop],
+            target if whole else target[start:stop],
+            weight if whole or weight is None else weight[start:stop],
+            in_place=in_place and whole,
         )
-        if start == 0 and stop == n_rows:
+        if whole:
             return part
         share = (stop - start) / n_rows
         value, weight_grads, bias_grads = part
@@ -185,7 +191,7 @@ def run_epoch(network, data, optimizer, schedule, *, batch_size, generator):
         for start in range(0, n_samples, batch_size):
             rows = None if full_batch else order[start : start + batch_size]
             value, weight_grads, bias_grads = batch_loss_and_gradients(
-                network, data, rows
+                network, data, rows, in_place=True
             )
             n_rows = n_samples if full_batch else len(rows)
             total = total + value * n_rows
