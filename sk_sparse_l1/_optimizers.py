@@ -119,12 +119,19 @@ class ProximalSGD:
         self.lr_scale = 1.0
         self.track_gradients = False
         self._grad_avg = None
+        self._grads_seen = self._grads_buffer = None
 
     def _gradient_buffers(self, weight_grads, bias_grads):
         """The gradients laid out as :func:`_buffers` of ``params``."""
         if not self._flat:
             return list(weight_grads) + list(bias_grads)
-        buffer = joint_buffer(weight_grads, bias_grads)
+        # A flattened network hands over the same gradient views every step:
+        # find their buffer once.
+        seen = self._grads_seen
+        if seen is None or seen[0] is not weight_grads or seen[1] is not bias_grads:
+            self._grads_seen = (weight_grads, bias_grads)  # held: no id reuse
+            self._grads_buffer = joint_buffer(weight_grads, bias_grads)
+        buffer = self._grads_buffer
         if buffer is None:  # summed over the chunks of a sparse batch
             buffer = torch.cat([g.reshape(-1) for g in [*weight_grads, *bias_grads]])
         return [buffer]

@@ -52,6 +52,9 @@ def soft_threshold_all_(weights, taus):
     taus : list of float or list of torch.Tensor
         All scalars, or all tensors (a ``_foreach_`` call takes one kind).
     """
+    if len(weights) == 1:  # a flat buffer: one clamp with both bounds
+        soft_threshold_(weights[0], taus[0])
+        return
     if taus and isinstance(taus[0], torch.Tensor):
         lows = torch._foreach_neg(taus)
     else:
