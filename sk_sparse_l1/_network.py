@@ -33,18 +33,31 @@ def build_mlp(layer_sizes, activation, *, dtype, generator):
     for j, (fan_in, fan_out) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:])):
         if j > 0:
             layers.append(ACTIVATIONS[activation]())
-        # skip_init: nn.Linear's own initialization would draw from torch's
-        # global generator.
-        linear = nn.utils.skip_init(nn.Linear, fan_in, fan_out, dtype=dtype)
         # Glorot & Bengio (2010), with scikit-learn's factor for logistic units.
         factor = 2.0 if activation == "logistic" else 6.0
         bound = math.sqrt(factor / (fan_in + fan_out))
-        with torch.no_grad():
-            for parameter in (linear.weight, linear.bias):
-                drawn = torch.empty(parameter.shape, dtype=torch.float64)
-                parameter.copy_(drawn.uniform_(-bound, bound, generator=generator))
-        layers.append(linear)
+        weight, bias = (
+            torch.empty(shape, dtype=torch.float64)
+            .uniform_(-bound, bound, generator=generator)
+            .to(dtype)
+            for shape in ((fan_out, fan_in), (fan_out,))
+        )
+        layers.append(_linear(weight, bias))
     return nn.Sequential(*layers)
+
+
+def _linear(weight, bias):
+    """The ``nn.Linear`` holding ``weight`` and ``bias``, built without
+    ``nn.Linear.__init__``: its own initialization would draw from torch's
+    global generator, and skipping it (``nn.utils.skip_init``, through the
+    meta device) cost more than the rest of a small fit's set-up. The module
+    has the attributes ``__init__`` gives it (``tests/test_network.py``)."""
+    linear = nn.Linear.__new__(nn.Linear)
+    nn.Module.__init__(linear)
+    linear.in_features, linear.out_features = weight.shape[1], weight.shape[0]
+    linear.weight = nn.Parameter(weight)
+    linear.bias = nn.Parameter(bias)
+    return linear
 
 
 def linear_layers(module):
@@ -295,6 +308,13 @@ class Network:
         for linear, w, b in zip(self.linears, *self._flat):
             linear.weight.data, linear.bias.data = w, b
         return self
+
+    def flat_parameters(self):
+        """``[buffer]`` holding every parameter after :meth:`flatten_`, else
+        an empty list."""
+        if self._flat is None:
+            return []
+        return [joint_buffer(*self._flat)]
 
     def unflatten_(self):
         """Give every parameter its own memory again (a fitted module then

@@ -112,7 +112,8 @@ def adam_step_sizes(denominators, lr):
     -------
     step_sizes : list of torch.Tensor
     """
-    return [lr / d for d in denominators]
+    # torch computes lr / d as reciprocal(d) · lr: the same, in place.
+    return [torch.reciprocal(d).mul_(lr) for d in denominators]
 
 
 def threshold_keeping(scores, n_keep):

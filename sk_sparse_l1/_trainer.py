@@ -57,7 +57,7 @@ def check_finite_loss(value):
 def check_finite_parameters(network):
     """Raise when a weight or bias is NaN or infinite: the last step of an
     epoch may diverge after the loss of that epoch was measured."""
-    parameters = network.weights + network.biases
+    parameters = network.flat_parameters() or network.weights + network.biases
     if not all(bool(torch.isfinite(p).all()) for p in parameters):
         raise non_finite_error("The network's parameters became non-finite")
 
@@ -194,7 +194,7 @@ def run_epoch(network, data, optimizer, schedule, *, batch_size, generator):
                 network, data, rows, in_place=True
             )
             n_rows = n_samples if full_batch else len(rows)
-            total = total + value * n_rows
+            total = value * n_rows if start == 0 else total.add_(value * n_rows)
             proximal_step(optimizer, schedule, weight_grads, bias_grads)
     mean_loss = float(total) / n_samples
     check_finite_loss(mean_loss)
