@@ -59,6 +59,7 @@ from sk_sparse_l1._schedules import (
 from sk_sparse_l1._targets import group_counts, target_nonzeros, within_tolerance
 from sk_sparse_l1._trainer import (
     Trainer,
+    auto_threads,
     batch_loss_and_gradients,
     non_finite_error,
     torch_threads,
@@ -232,7 +233,11 @@ class BaseSparseL1(BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "device": [StrOptions({"cpu", "cuda", "auto"})],
-        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "n_threads": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+            None,
+        ],
     }
 
     def __init__(
@@ -261,7 +266,7 @@ class BaseSparseL1(BaseEstimator):
         random_state=None,
         verbose=0,
         device="cpu",
-        n_threads=1,
+        n_threads="auto",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -377,7 +382,10 @@ class BaseSparseL1(BaseEstimator):
         if first_pass:
             self.loss_curve_, self.validation_scores_ = [], None
             self.t_ = 0
-        with torch_threads(self.n_threads):
+        n_threads = self.n_threads
+        if n_threads == "auto":
+            n_threads = auto_threads(widths, min(self._batch_size(), data.n_samples))
+        with torch_threads(n_threads):
             if not (incremental and not first_pass):  # a new schedule
                 # ∂L/∂W over the whole training set at the starting network:
                 # alpha="auto" and the warm-up of λ are scaled by it.

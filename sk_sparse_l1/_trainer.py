@@ -11,11 +11,42 @@ refit or stop.
 """
 
 import math
+import os
 from contextlib import contextmanager
 
 import torch
 
 from sk_sparse_l1._network import count_nonzero
+
+# n_threads="auto" runs more than one torch thread only from this many
+# multiply-adds in the forward pass of a minibatch. Below it the products of
+# a step are too small for a second thread to pay for waking it: on the
+# 2-core machine of docs/benchmarks.md two threads were slower than one at
+# every size of bench_speed.py, up to 1.2e7 (20,000 × 100, (256, 256),
+# batch 128); the bound keeps a margin above that.
+AUTO_THREADS_MIN_WORK = 6.4e7
+
+
+def auto_threads(widths, batch_size):
+    """The torch threads of ``n_threads="auto"`` for layers of ``widths``
+    trained in minibatches of ``batch_size`` rows.
+
+    One thread, unless a minibatch's forward pass is at least
+    :data:`AUTO_THREADS_MIN_WORK` multiply-adds; then torch's current count
+    (which joblib's workers already limit), at most the cores the 1-minute
+    load average leaves idle (counting this process's own load): a thread
+    that has to wait for a busy core makes every step wait for it.
+    """
+    work = batch_size * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    if work < AUTO_THREADS_MIN_WORK:
+        return 1
+    if hasattr(os, "sched_getaffinity"):
+        cores = len(os.sched_getaffinity(0))
+    else:  # macOS, Windows
+        cores = os.cpu_count() or 1
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    idle = cores - max(load - 1.0, 0.0)
+    return max(1, min(torch.get_num_threads(), int(idle)))
 
 
 @contextmanager
