@@ -140,18 +140,24 @@ def output_loss(loss, Z, target, sample_weight):
     n_rows = Z.shape[0]
     if loss == "squared_error":
         residual = Z - target
-        per_row = (residual * residual).mean(dim=1)
+        per_entry = residual * residual
         grad = residual * (2.0 / (n_rows * Z.shape[1]))
     elif loss == "binary_log_loss":
         # softplus(z) − y·z is the cross-entropy of sigmoid(z), computed stably.
-        per_row = (nn.functional.softplus(Z) - target * Z).sum(dim=1)
+        per_entry = nn.functional.softplus(Z) - target * Z
         grad = (torch.sigmoid(Z) - target) / n_rows
     else:
         log_proba = torch.log_softmax(Z, dim=1)
-        per_row = -(target * log_proba).sum(dim=1)
+        per_entry = -(target * log_proba)
         grad = (torch.exp(log_proba) - target) / n_rows
+    # A row's loss is the mean (squared error) or the sum (log losses) of its
+    # entries; without weights, the mean over rows is one reduction over all
+    # entries (a reduction along a dimension costs twice one over a tensor).
     if sample_weight is None:
-        return per_row.mean(), grad
+        if loss == "squared_error":
+            return per_entry.mean(), grad
+        return per_entry.sum() / n_rows, grad
+    per_row = per_entry.mean(dim=1) if loss == "squared_error" else per_entry.sum(1)
     return (per_row * sample_weight).mean(), grad * sample_weight[:, None]
 
 
