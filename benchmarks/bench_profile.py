@@ -55,15 +55,22 @@ PARTS["λ and learning rate"][1].append("after_step")
 
 @contextmanager
 def timed(owner, name, totals, key):
-    """Add the time of every call of ``owner.name`` to ``totals[key]``."""
+    """Add the time of every call of ``owner.name`` made during an epoch
+    (while ``totals["epoch"]`` runs: not the full-batch gradient a fit takes
+    before it starts) to ``totals[key]``."""
     original = getattr(owner, name)
 
     def wrapper(*args, **kwargs):
+        if not totals["in epoch"] and key != "epoch":
+            return original(*args, **kwargs)
+        totals["in epoch"] = True
         start = time.perf_counter()
         try:
             return original(*args, **kwargs)
         finally:
             totals[key] += time.perf_counter() - start
+            if key == "epoch":
+                totals["in epoch"] = False
 
     setattr(owner, name, wrapper)
     try:
@@ -75,6 +82,7 @@ def timed(owner, name, totals, key):
 def profiled_fit(X, y, hidden, epochs, seed):
     """Seconds spent in each part over one fit, and the number of steps."""
     totals = dict.fromkeys([*PARTS, "minibatch", "epoch"], 0.0)
+    totals["in epoch"] = False
     patches = [(o, n, part) for part, (o, names) in PARTS.items() for n in names]
     patches += [(trainer_module, "batch_loss_and_gradients", "minibatch")]
     patches += [(trainer_module, "run_epoch", "epoch")]
@@ -90,6 +98,7 @@ def profiled_fit(X, y, hidden, epochs, seed):
     # The gathering of rows is what the minibatch call spends outside the
     # forward and backward pass, the rest of the loop what an epoch spends
     # outside every part.
+    del totals["in epoch"]
     totals["minibatch"] -= totals["forward and backward"]
     totals["rest of the loop"] = totals.pop("epoch") - sum(totals.values())
     return totals, est.n_iter_ * -(-X.shape[0] // BATCH)

@@ -524,9 +524,18 @@ class TorchOptimizerAdapter:
         return sizes
 
     def prox_(self, lambdas):
-        for w, lam, d in zip(self.weights, lambdas, self.step_sizes(), strict=True):
-            if isinstance(lam, torch.Tensor) or lam > 0:
-                soft_threshold_(w, lam * d)
+        active = [
+            (w, lam * d)
+            for w, lam, d in zip(self.weights, lambdas, self.step_sizes(), strict=True)
+            if isinstance(lam, torch.Tensor) or lam > 0
+        ]
+        # The map of the estimators' optimizers, over the net's tensors: one
+        # _foreach_ call per operation when the thresholds are of one kind.
+        if active and len({isinstance(tau, torch.Tensor) for _, tau in active}) == 1:
+            soft_threshold_all_(*map(list, zip(*active)))
+        else:
+            for w, tau in active:
+                soft_threshold_(w, tau)
         # Used once: the next step records its own.
         self._lrs = self._step_sizes = None
 
