@@ -68,11 +68,17 @@ def _take(tensor, rows):
     return tensor[rows]
 
 
-def dense_chunks(X, rows, dtype, device):
+def dense_chunks(X, rows, dtype, device, max_rows=None):
     """Dense tensors for ``X[rows]`` (``rows``: an index array or a slice),
-    at most :func:`chunk_rows` rows each."""
+    at most :func:`chunk_rows` rows each; all of a tensor's rows in slices
+    of at most ``max_rows``."""
     if isinstance(X, torch.Tensor):
-        yield X if rows is None else _take(X, rows)
+        if rows is not None:
+            yield _take(X, rows)
+            return
+        step = max_rows or max(X.shape[0], 1)
+        for start in range(0, X.shape[0], step):
+            yield X[start : start + step]
         return
     index = None if rows is None else np.asarray(rows)
     n_rows = X.shape[0] if index is None else len(index)
@@ -129,14 +135,15 @@ class TrainingData:
             return order.to(self.device)
         return order.numpy()
 
-    def batch(self, rows):
-        """``(chunks, target, weight)`` for the rows ``rows`` (None: all):
-        ``chunks`` yields dense inputs covering those rows in order."""
+    def batch(self, rows, max_rows=None):
+        """``(chunks, target, weight)`` for the rows ``rows`` (None: all, in
+        slices of at most ``max_rows``): ``chunks`` yields dense inputs
+        covering those rows in order."""
         target = self.target if rows is None else _take(self.target, rows)
         weight = self.sample_weight
         if weight is not None and rows is not None:
             weight = _take(weight, rows)
-        chunks = dense_chunks(self.X, rows, self.dtype, self.device)
+        chunks = dense_chunks(self.X, rows, self.dtype, self.device, max_rows)
         return chunks, target, weight
 
 
