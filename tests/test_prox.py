@@ -112,11 +112,18 @@ def test_optimizer_prox_equals_soft_threshold_per_layer(solver, tensor_layers):
 
 
 @pytest.mark.parametrize("solver", ["sgd", "adam"])
-@pytest.mark.parametrize("lambdas", [[0.5, 0.5, 0.5], [0.5, 0.0, 1.0]])
+@pytest.mark.parametrize(
+    "lambdas",
+    [
+        [0.5, 0.5, 0.5],
+        [0.5, 0.0, 1.0],
+        [torch.tensor(0.5, dtype=torch.float64), 0.0, 1.0],  # 0-dim tensor λ
+    ],
+)
 def test_flat_buffer_step_equals_step_per_tensor(solver, lambdas):
     """The optimizers run over one flat buffer when the network is flattened;
-    the steps are bitwise those taken tensor by tensor, and the layers'
-    parameters stay views of the buffer."""
+    the steps, gradient tracking included, are bitwise those taken tensor by
+    tensor, and the layers' parameters stay views of the buffer."""
     from sk_sparse_l1._network import Network, build_mlp, linear_layers
     from sk_sparse_l1._optimizers import make_optimizer
 
@@ -132,6 +139,8 @@ def test_flat_buffer_step_equals_step_per_tensor(solver, lambdas):
     nets = [network(flat) for flat in (False, True)]
     opts = [make_optimizer(solver, n.weights, n.biases, lr=0.05) for n in nets]
     assert [opt._flat for opt in opts] == [False, True]
+    for opt in opts:
+        opt.track_gradients = True
     for _ in range(10):
         for net, opt in zip(nets, opts):
             _, weight_grads, bias_grads = net.loss_and_gradients(X, y, in_place=True)
@@ -139,6 +148,9 @@ def test_flat_buffer_step_equals_step_per_tensor(solver, lambdas):
             opt.prox_(lambdas)
     for a, b in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases):
         assert torch.equal(a, b)
+    for read in ("step_sizes", "unit_step_sizes", "gradient_estimate"):
+        for a, b in zip(getattr(opts[0], read)(), getattr(opts[1], read)()):
+            assert torch.equal(torch.as_tensor(a), torch.as_tensor(b)), read
     assert int((nets[1].weights[0] == 0).sum()) > 0  # the test thresholds something
     buffer = opts[1].params.buffer
     assert all(
