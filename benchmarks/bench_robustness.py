@@ -177,8 +177,11 @@ def main():
     if args.only:
         design = [c for c in design if c["data"] == args.only]
     suffix = "" if args.search == "online" else f"_{args.search}"
-    name = "robustness" + suffix + "_quick" * args.quick + f"_{args.only}" * bool(
-        args.only
+    name = (
+        "robustness"
+        + suffix
+        + "_quick" * args.quick
+        + f"_{args.only}" * bool(args.only)
     )
     warnings.simplefilter("ignore", ConvergenceWarning)  # run_cell records its own
     with Results(name) as results, threads(1):

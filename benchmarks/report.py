@@ -236,9 +236,22 @@ def robustness(frame):
             "median search rounds": f"{g.n_search_rounds.median():.0f}",
             "median cost ratio": f"{g.cost_ratio.median():.2f}",
             "max cost ratio": f"{g.cost_ratio.max():.2f}",
+            # A fresh fit at alpha_ (same budget, seed and refit): its count
+            # against the target.
+            "fresh fit within 10%": f"{(g.fixed_max_rel_error <= 0.1).sum()}/{len(g)}",
+            "fresh fit within 25%": f"{(g.fixed_max_rel_error <= 0.25).sum()}/{len(g)}",
         })  # fmt: skip
 
     overall = summary(frame).to_frame("all cells").T.rename_axis("")
+    fits = pd.Index(["search fit", "fresh fit at alpha_"], name="ℓ1 network of")
+    kkt = pd.DataFrame({
+        "median |∂L/∂w|/λ on nonzeros": [
+            pm(frame.kkt_median_ratio, 4), pm(frame.fixed_kkt_median_ratio, 4)],
+        "fraction of nonzeros within ±30% of λ": [
+            pm(frame.kkt_within_band, 3), pm(frame.fixed_kkt_within_band, 3)],
+        "fraction of zeros with |∂L/∂w| > λ": [
+            pm(frame.kkt_violating_zeros, 4), pm(frame.fixed_kkt_violating_zeros, 4)],
+    }, index=fits)  # fmt: skip
     factors = ["data", "target", "kind", "batch", "max_iter", "solver", "seed"]
     by_level = pd.concat(
         {f: frame.groupby(f, sort=False).apply(summary) for f in factors},
@@ -246,7 +259,11 @@ def robustness(frame):
     )
     bad = frame[~frame.within_tol | ~frame.within_budget].round({"cost_ratio": 2})
     columns = [*factors, "nnz", "target_nnz", "n_iter", "cost_ratio"]
-    text = f"{table(overall)}\n\nBy level of each factor\n\n{table(by_level)}"
+    text = (
+        f"{table(overall)}\n\nOptimality conditions at alpha_ (mean ± std over "
+        f"cells; gradients over the training set)\n\n{table(kkt)}\n\n"
+        f"By level of each factor\n\n{table(by_level)}"
+    )
     if len(bad):
         bad = bad[columns].set_index("data")
         text += f"\n\nCells off target or over budget\n\n{table(bad)}"
@@ -356,6 +373,86 @@ def sparse_predict(frame, calibration):
     return f"{text}\n\nThe rule in the calibration sweep\n\n{table(out)}", None
 
 
+def path_cv(frame, points, phases):
+    """The path against one fit, the CV estimator against GridSearchCV, and
+    how near a fresh fit at a reported λ lands."""
+
+    def costs(g):
+        fit = g[g.kind == "fit"]
+        path = g[g.kind == "path"]
+        cv = g[g.kind == "cv"].set_index(["seed", "contestant"]).seconds.unstack()
+        one_fit = fit.groupby("seed").seconds.median()
+        path_ratio = path.set_index("seed").seconds / one_fit
+        epochs_ratio = path.epochs.to_numpy() / fit.epochs.max()
+        cv_ratio = cv["ours"] / cv["GridSearchCV"]
+        return pd.Series({
+            "one fit, s (median of 10)": pm(one_fit, 2),
+            "path, s": pm(path.seconds, 2),
+            "path ÷ one fit": loss(3 - path_ratio.mean(), pm(path_ratio, 2)),
+            "path epochs ÷ max_iter": pm(epochs_ratio, 2),
+            "CV (ours), s": pm(cv["ours"], 1),
+            "GridSearchCV, s": pm(cv["GridSearchCV"], 1),
+            "ours ÷ GridSearchCV": loss(0.35 - cv_ratio.mean(), pm(cv_ratio, 2)),
+        })  # fmt: skip
+
+    def choices(g):
+        cv = g[g.kind == "cv"].set_index(["seed", "contestant"]).unstack()
+        same = cv.chosen["ours"] == cv.chosen["GridSearchCV"]
+        within = cv.within_1se_of_grid["ours"].astype(bool)
+        return pd.Series({
+            "best: ours / GridSearchCV": ", ".join(
+                f"{a:g} / {b:g}"
+                for a, b in zip(cv.chosen["ours"], cv.chosen["GridSearchCV"])
+            ),
+            "same level": f"{int(same.sum())}/{len(same)}",
+            "ours within 1 s.e. of GridSearchCV's best": loss(
+                within.mean() - 1, f"{int(within.sum())}/{len(within)}"
+            ),
+            "1se: ours / GridSearchCV": ", ".join(
+                f"{a:g} / {b:g}"
+                for a, b in zip(cv.chosen_1se["ours"], cv.chosen_1se["GridSearchCV"])
+            ),
+        })  # fmt: skip
+
+    def nearness(g):
+        path = g.fresh_at_path_alpha - g.path_sparsity
+        fit = g.fresh_at_fit_alpha - g.fit_sparsity
+        return pd.Series({
+            "path λ: median abs. Δ": f"{path.abs().median():.3f}",
+            "path λ: max abs. Δ": f"{path.abs().max():.3f}",
+            "path λ: mean Δ": f"{path.mean():+.3f}",
+            "target fit's alpha_: median abs. Δ": f"{fit.abs().median():.3f}",
+            "target fit's alpha_: max abs. Δ": f"{fit.abs().max():.3f}",
+            "target fit's alpha_: mean Δ": f"{fit.mean():+.3f}",
+        })  # fmt: skip
+
+    by = frame.groupby("data", sort=False)
+    text = (
+        "Time (mean ± std over seeds)\n\n" + table(by.apply(costs))
+        + "\n\nLevels chosen (one per seed)\n\n" + table(by.apply(choices))
+    )  # fmt: skip
+    if points is not None:
+        reached = points.groupby("data", sort=False).path_reached
+        text += "\n\nPath points within sparsity_tol of their level: " + ", ".join(
+            f"{data} {int(r.sum())}/{len(r)}" for data, r in reached
+        )
+        near = {"no refit (ℓ1 phase: whole budget)": points}
+        if phases is not None:
+            keys = ["data", "seed", "level"]
+            same = points.drop(columns=["fresh_at_path_alpha", "fresh_at_fit_alpha"])
+            near["refit=True (a target fit's phases)"] = same.merge(phases, on=keys)
+        near = pd.concat(
+            {k: v.groupby("data", sort=False).apply(nearness) for k, v in near.items()},
+            names=["fresh fit", "data"],
+        )
+        text += (
+            "\n\nSparsity of a fresh fit at the λ of a path point, minus the "
+            "point's (Δ; all levels and seeds); the same for the alpha_ of a "
+            "fresh target fit\n\n" + table(near)
+        )
+    return text, None
+
+
 SECTIONS = {  # name: (function, the CSVs it reads; the first is required)
     "speed": (speed, ["speed"]),
     "profile": (profile, ["profile"]),
@@ -366,6 +463,7 @@ SECTIONS = {  # name: (function, the CSVs it reads; the first is required)
     "streaming": (streaming, ["streaming"]),
     "onnx_size": (onnx_size, ["onnx_size"]),
     "sparse_predict": (sparse_predict, ["sparse_predict", "sparse_predict_calibrate"]),
+    "path_cv": (path_cv, ["path_cv", "path_cv_points", "path_cv_phases"]),
 }
 
 

@@ -18,7 +18,7 @@ picks the sparsest level whose score is close to the best.
 # Six sparsity levels from dense (0) to 98% zeros, 3-fold stratified
 # cross-validation: 18 fits, then one fit of the best level on the whole
 # training set. Each fit has a budget of 100 epochs (``max_iter``), its
-# gradual pruning, ℓ1 phase and refit included.
+# ℓ1 phase and refit included.
 
 import warnings
 

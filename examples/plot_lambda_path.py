@@ -84,12 +84,13 @@ print(f"alpha='auto': λ = {auto.alpha_:.3g}, sparsity {auto.sparsity_:.3f}")
 # exactly as the fits of the path do, so its rounds (``alphas_``,
 # ``sparsities_``, one row per round) are points of the path, and the λ it
 # keeps is where the path crosses the target. ``search="online"`` (the
-# default) prunes gradually during a single run and then trains at the λ
-# that keeps exactly the target count: a different training path, so its λ
-# need not be where the fixed-λ path crosses the target; ``alphas_`` and
-# ``sparsities_`` record its ℓ1 epochs. Here both fits keep the ℓ1 network
-# (``refit=False``) so that what is plotted is the network trained at
-# ``alpha_``.
+# default) raises λ along the warm-up that every fit follows and holds it
+# where its forecast count is the target, in a single run: the same
+# training path as a fixed-λ fit up to the hold, so its λ lies near where
+# the fixed-λ path crosses the target, on it only when λ held once;
+# ``alphas_`` and ``sparsities_`` record its ℓ1 epochs. Here both fits keep
+# the ℓ1 network (``refit=False``) so that what is plotted is the network
+# trained at ``alpha_``.
 
 targeted = {}
 with warnings.catch_warnings():

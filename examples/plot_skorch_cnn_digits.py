@@ -139,10 +139,10 @@ for name, r in results.items():
 # targets. With one global λ, the ℓ1 penalty itself decides how the 90% is
 # shared between the layers. Right: the global run's sparsity and λ per
 # epoch, as recorded in ``net.history``. The callback runs the estimators'
-# schedule over ``max_epochs``: gradual magnitude pruning first (λ is
-# recorded as 0), then proximal steps at the fixed λ that leaves exactly the
-# target count at their first step (``alpha_``), then a refit of the kept
-# weights without penalty (λ recorded as 0 again), zeros held fixed.
+# search over ``max_epochs``: a first epoch without penalty (λ recorded as
+# 0), then proximal steps with λ rising along its warm-up until it holds
+# where the forecast count is the target (``alpha_``), then a refit of the
+# kept weights without penalty (λ recorded as 0 again), zeros held fixed.
 
 fig, (ax_bars, ax_path) = plt.subplots(1, 2, figsize=(11, 4))
 width = 0.38

@@ -46,8 +46,8 @@ print(
     f"{np.round((1 - np.array(targets['per layer [0.95, 0.85, 0.5]'])) * n_weights)}"
 )
 
-# A budget of 100 epochs per fit, its three phases included (gradual
-# pruning, ℓ1 steps at the λ found, refit of the support). Where the loss is
+# A budget of 100 epochs per fit, its phases included (ℓ1 steps with λ
+# rising to the λ found, refit of the support). Where the loss is
 # still improving at the end of the budget, the ConvergenceWarning that says
 # so is silenced; one saying that a target was missed would still show.
 nets, scores = {}, {}

@@ -1,5 +1,7 @@
 """SparseL1Classifier: cross-entropy with an ℓ1 penalty on the weights."""
 
+import warnings
+
 import numpy as np
 from scipy.special import log_expit, log_softmax
 from sklearn.base import ClassifierMixin, _fit_context
@@ -56,13 +58,13 @@ class SparseL1Classifier(ClassifierMixin, BaseSparseL1):
     sparsity_tol : float, default=0.02
         Accepted relative error of the nonzero count (see
         :class:`SparseL1Regressor`).
-    search : {'online', 'paper'}, default='online'
+    search : {'online', 'magnitude', 'paper'}, default='online'
         Strategy choosing λ for ``target_sparsity`` (see
         :class:`SparseL1Regressor`).
     max_search_rounds : int, default=30
         Most rounds of ``search='paper'``.
     refit : 'auto' or bool, default='auto'
-        Whether the last 38% of the budget retrains the nonzero weights
+        Whether the last 30% of the budget retrains the nonzero weights
         without penalty, zeros held fixed; ``'auto'`` refits
         ``target_sparsity`` fits only (see :class:`SparseL1Regressor`).
     class_weight : dict, 'balanced' or None, default=None
@@ -129,8 +131,9 @@ n_features_in_, feature_names_in_, n_layers_, n_outputs_
     >>> X = StandardScaler().fit_transform(X)
     >>> clf = SparseL1Classifier(hidden_layer_sizes=(16,), target_sparsity=0.9,
     ...                          max_iter=50, random_state=0).fit(X, y)
-    >>> clf.target_reached_, clf.n_nonzero_, round(0.1 * (30 * 16 + 16))
-    (True, 50, 50)
+    >>> target = round(0.1 * (30 * 16 + 16))  # nonzero weights wanted
+    >>> clf.target_reached_, abs(clf.n_nonzero_ - target) <= max(0.02 * target, 1)
+    (True, True)
     """
 
     _parameter_constraints: dict = {
@@ -306,9 +309,8 @@ n_features_in_, feature_names_in_, n_layers_, n_outputs_
         """Train for one epoch on ``X`` and ``y``, continuing the last fit.
 
         The first call starts a fit and needs ``classes``; each call is one
-        epoch of its schedule, so with ``target_sparsity`` the pruning ramp,
-        the ℓ1 phase and the refit follow ``max_iter`` calls (see the user
-        guide).
+        epoch of its schedule, so λ's warm-up, the ℓ1 phase and the refit
+        follow ``max_iter`` calls (see the user guide).
 
         Parameters
         ----------
@@ -325,7 +327,10 @@ n_features_in_, feature_names_in_, n_layers_, n_outputs_
         -------
         self : object
         """
-        self._fit(X, y, sample_weight, incremental=True, classes=classes)
+        warned = self._fit(X, y, sample_weight, incremental=True, classes=classes)
+        for message, category in warned:
+            # The caller's line: past this method and its two decorators.
+            warnings.warn(message, category, stacklevel=4)
         return self
 
     def predict(self, X):

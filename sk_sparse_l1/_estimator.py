@@ -170,6 +170,16 @@ def unchanged_on_failure(fit):
     return wrapper
 
 
+def input_reaches_output(coefs):
+    """Whether some output of the network depends on some input: a chain of
+    nonzero weights through every layer of ``coefs`` (each of shape
+    ``(fan_in, fan_out)``)."""
+    reached = np.ones(coefs[0].shape[0], dtype=bool)
+    for W in coefs:
+        reached = (reached.astype(np.float64) @ (W != 0)) > 0
+    return bool(reached.any())
+
+
 def as_arrays(tensors, transpose):
     """Numpy copies of ``tensors`` (transposed: ``nn.Linear`` stores weights
     as (fan_out, fan_in), scikit-learn's ``coefs_`` as (fan_in, fan_out))."""
@@ -405,9 +415,31 @@ class BaseSparseL1(BaseEstimator):
         self._target_ndim = y.ndim
         self.t_ += data.n_samples * trainer.n_epochs
         self.fit_time_ = time.perf_counter() - started
+        dead = self._dead_network_warnings()
         if incremental:
+            return dead
+        return dead + self._fit_warnings(trainer, schedule, search)
+
+    def _dead_network_warnings(self):
+        """A warning when no output depends on the inputs: every weight
+        matrix along every path has a zero, so every prediction is the
+        same. Never a result to return quietly."""
+        if input_reaches_output(self.coefs_):
             return []
-        return self._fit_warnings(trainer, schedule, search)
+        empty = [j for j, W in enumerate(self.coefs_) if not np.any(W)]
+        where = (
+            f"layer(s) {empty} (coefs_[j]) have no nonzero weight"
+            if empty
+            else "no chain of nonzero weights links an input to an output"
+        )
+        message = (
+            f"The fitted network ignores its input: {where}, so every "
+            f"prediction is the same constant. The penalty is too strong for "
+            f"this network (sparsity {self.sparsity_:.4f}, alpha_="
+            f"{np.round(self.alpha_, 6).tolist()}): lower alpha or "
+            "target_sparsity, or give each layer its own target."
+        )
+        return [(message, UserWarning)]
 
     # -------------------------------------------------------- fitted state
 
@@ -550,7 +582,8 @@ class BaseSparseL1(BaseEstimator):
         search = None
         try:
             if incremental and not first_pass:
-                schedule = self._schedule.to(trainer.data.device)
+                # A copy: a failed call must leave the schedule as it was.
+                schedule = copy.deepcopy(self._schedule).to(trainer.data.device)
             elif self.target_sparsity is not None and self.search == "paper":
                 search, schedule = self._paper_search(trainer, targets, groups)
                 n_epochs = self.max_iter - schedule.max_epochs
@@ -598,16 +631,19 @@ class BaseSparseL1(BaseEstimator):
                 groups, targets, count_tol=self.sparsity_tol, refit=refit, **common
             )
         warmup = self._warmup(trainer, refit)
+        min_lambda = 0.0
         if not first_pass and np.all(np.isfinite(getattr(self, "alpha_", np.nan))):
             # A warm start continues from the λ it reached: the warm-up
             # starts there, so that the weights it zeroed stay zero.
-            low = max(float(np.min(self.alpha_)), warmup[0])
+            min_lambda = float(np.min(self.alpha_))
+            low = max(min_lambda, warmup[0])
             warmup = (low, max(warmup[1], low * 10.0))
         return TargetL1(
             groups,
             targets,
             count_tol=self.sparsity_tol,
             warmup=warmup,
+            min_lambda=min_lambda,
             refit=refit,
             **common,
         )

@@ -99,7 +99,16 @@ def warmup_bounds(weights, gradients, *, lr, n_steps, per_coordinate):
     g = torch.cat([t.detach().abs().reshape(-1) for t in gradients]).double()
     gradient_scale = float(g.mean())
     size = w * g if per_coordinate else w
-    shrinkage_scale = float(size.median()) / (lr * max(n_steps, 1))
+    # Weights with no gradient (dead units, pooled-away inputs) have no step
+    # size to speak of: the scale is that of the weights that train.
+    size = size[size > 0]
+    shrinkage_scale = 0.0
+    if size.numel():
+        shrinkage_scale = float(size.median()) / (lr * max(n_steps, 1))
+    return _bounds(gradient_scale, shrinkage_scale)
+
+
+def _bounds(gradient_scale, shrinkage_scale):
     scales = [x for x in (gradient_scale, shrinkage_scale) if x > 0]
     if not scales:  # a network with no gradient and no weight: nothing to do
         return 0.0, 0.0

@@ -480,13 +480,79 @@ class TorchOptimizerAdapter:
         :func:`check_torch_optimizer`.
     """
 
-    def __init__(self, parameters, param_groups):
+    # The running average of the gradients for SGD weighs the last ~10
+    # steps, as Adam's first moment does at its default β₁.
+    GRADIENT_AVERAGE_RATE = 0.1
+
+    def __init__(self, parameters, param_groups, all_parameters=None):
         self.parameters = parameters
         # Detached views share storage: in-place thresholding writes through.
         self.weights = [p.detach() for p in parameters]
         self.param_groups = param_groups
+        # Every parameter of the module: a schedule that keeps a copy of the
+        # network restores them all.
+        self.params = None
+        if all_parameters is not None:
+            self.params = [p.detach() for p in all_parameters]
+        self.lr_scale = 1.0
+        self.track_gradients = False
+        self._grad_avg = None
+        self._base_lrs = None
         self._lrs = None
         self._step_sizes = None
+
+    def scale_learning_rates(self, scale):
+        """Multiply the learning rate of every parameter group of the
+        optimizers by ``scale`` for the step about to be taken (a schedule's
+        cooling); :meth:`restore_learning_rates` undoes it after the step."""
+        self.lr_scale = scale
+        groups = self._all_groups()
+        self._base_lrs = [group["lr"] for group in groups]
+        for group, lr in zip(groups, self._base_lrs):
+            group["lr"] = lr * scale
+
+    def restore_learning_rates(self):
+        """The learning rates as they were before :meth:`scale_learning_rates`."""
+        if self._base_lrs is not None:
+            for group, lr in zip(self._all_groups(), self._base_lrs):
+                group["lr"] = lr
+            self._base_lrs = None
+
+    def _all_groups(self):
+        optimizers = {id(o): o for o, _ in self.param_groups}.values()
+        return [group for o in optimizers for group in o.param_groups]
+
+    def record_gradients(self):
+        """Update the running average of the weights' gradients (SGD's
+        :meth:`gradient_estimate`), when ``track_gradients`` is set."""
+        if not self.track_gradients:
+            return
+        grads = [
+            torch.zeros_like(w) if p.grad is None else p.grad.detach()
+            for p, w in zip(self.parameters, self.weights)
+        ]
+        if self._grad_avg is None:
+            self._grad_avg = [g.clone() for g in grads]
+        else:
+            torch._foreach_lerp_(self._grad_avg, grads, self.GRADIENT_AVERAGE_RATE)
+
+    def gradient_estimate(self):
+        """The averaged gradient ``m̂`` of each weight tensor: Adam's
+        bias-corrected first moment, or the running average of the
+        gradients (:meth:`record_gradients`)."""
+        estimates = []
+        for j, (p, (optimizer, group)) in enumerate(
+            zip(self.parameters, self.param_groups)
+        ):
+            state = optimizer.state.get(p, {})
+            if isinstance(optimizer, torch.optim.Adam) and "exp_avg" in state:
+                correction = 1.0 - group["betas"][0] ** float(state["step"])
+                estimates.append(state["exp_avg"] / correction)
+            elif self._grad_avg is not None:
+                estimates.append(self._grad_avg[j])
+            else:
+                estimates.append(torch.zeros_like(self.weights[j]))
+        return estimates
 
     def record_learning_rates(self):
         """Read the learning rates of the step about to be taken."""
@@ -499,8 +565,17 @@ class TorchOptimizerAdapter:
             self._step_sizes = self._applied_step_sizes()
         return self._step_sizes
 
-    def _applied_step_sizes(self):
+    def unit_step_sizes(self):
+        """:meth:`step_sizes` at a learning-rate scale of 1."""
         lrs = self._lrs
+        if lrs is None:
+            lrs = [float(group["lr"]) for _, group in self.param_groups]
+        scale = max(self.lr_scale, 1e-12)
+        return self._applied_step_sizes([lr / scale for lr in lrs])
+
+    def _applied_step_sizes(self, lrs=None):
+        if lrs is None:
+            lrs = self._lrs
         if lrs is None:  # a train_step that does not notify on_grad_computed
             lrs = [float(group["lr"]) for _, group in self.param_groups]
         sizes = []
@@ -544,3 +619,4 @@ class TorchOptimizerAdapter:
         learning-rate schedule for a refit."""
         for optimizer in {id(o): o for o, _ in self.param_groups}.values():
             optimizer.state.clear()
+        self._grad_avg = None

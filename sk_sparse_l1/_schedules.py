@@ -70,20 +70,23 @@ L1_SHARE = 0.7
 # A target-sparsity fit forecasts its final count this many times over its
 # ℓ1 phase; it holds λ once the forecast is TARGET_AIM below the target,
 # and resumes raising λ when the forecast exceeds the target by more than
-# RESUME_TOL.
+# RESUME_TOL of it, and by more than one weight.
 N_FORECASTS = 200
 TARGET_AIM = 0.0
 RESUME_TOL = 0.02
+# ... in this many forecasts in a row: one forecast over the target may be
+# the noise of the minibatch gradients.
+RESUME_AFTER = 4
 # After holding, a group's λ is corrected at each forecast by
 # exp(COUNT_GAIN · log(count / target)), at most by MAX_CORRECTION, until
 # FREEZE of the phase; from there to the end λ is fixed.
 # A group resumes only before RESUME_UNTIL of the phase; after it, λ is
 # fixed to the end.
 RESUME_UNTIL = 0.9
-# A fit with a refit whose ℓ1 network missed the target extends its ℓ1
-# phase by EXTENSION of the budget (taken from the refit), at the λ whose
-# forecast over the extension is the target, the learning rate falling
-# from EXTENSION_HEAT to 0.
+# A fit with a refit whose ℓ1 network is still denser than the target
+# extends its ℓ1 phase by EXTENSION of the budget (taken from the refit), at
+# the λ whose forecast over the extension is the target, the learning rate
+# falling from EXTENSION_HEAT to 0.
 EXTENSION = 0.1
 EXTENSION_HEAT = 0.3
 # A target-sparsity fit looks at the network (counts, forecasts) at most
@@ -92,6 +95,9 @@ CHECKS_PER_EPOCH = 8
 # Forecasts come at every check while a group's λ of the forecast is within
 # this factor of its warm-up λ.
 NEAR_HOLD = 2.0
+# Once holding, the count is looked at after every step while it is within
+# NEAR_BAND tolerances of the target (else at the checks).
+NEAR_BAND = 5.0
 
 # Forecasts made before this progress do not hold λ: the network has barely
 # trained, and its gradients say little about the ones it will have.
@@ -486,10 +492,12 @@ class FixedAlpha(_Phases):
 
     def step_lr_scale(self):
         """The cooling of the ℓ1 phase (:func:`cooling_scale`); 1 in the
-        refit."""
+        refit, and without a penalty (no zero pattern to settle: a fit at
+        ``alpha=0`` trains as scikit-learn's MLP does)."""
         if self.phase == "refit":
             return 1.0
-        return self.plan.next_step()
+        scale = self.plan.next_step()
+        return scale if any(a > 0 for a in self.alpha) else 1.0
 
     def step_lambdas(self, optimizer):
         """λ per weight tensor for the proximal map of this step:
@@ -579,6 +587,9 @@ class TargetL1(_Phases):
         ``|nonzeros − T| ≤ max(count_tol · T, 1)``.
     warmup : tuple of float
         ``(low, high)`` of the warm-up.
+    min_lambda : float, default=0.0
+        λ never goes below it (a fit that continues a fitted network starts
+        its warm-up at the λ it had, and keeps the zeros that λ made).
     **kwargs
         ``max_epochs``, ``tol``, ``n_iter_no_change``, ``refit`` and
         ``adaptive``, as for every schedule.
@@ -594,13 +605,19 @@ class TargetL1(_Phases):
         Whether each group holds its λ.
     resumes : int
         How many times a group resumed raising λ after holding it.
+    restored : bool
+        Whether the phase ended on a network kept earlier in it, at the same
+        λ (the count had left the tolerance band since).
+    extended : bool
+        Whether the phase was extended (:data:`EXTENSION`).
     """
 
     monitor_objective = True
     needs_gradient_estimate = True
 
-    def __init__(self, groups, targets, count_tol, *, warmup, **kwargs):
+    def __init__(self, groups, targets, count_tol, *, warmup, min_lambda=0.0, **kwargs):
         super().__init__(**kwargs)
+        self.min_lambda = float(min_lambda)
         self.groups = groups
         self.targets = [int(t) for t in targets]
         self.count_tol = count_tol
@@ -610,9 +627,12 @@ class TargetL1(_Phases):
         self.held = [False] * len(groups)
         self.group_lambdas = [0.0] * len(groups)
         self.shifts = [0.0] * len(groups)  # progress lost while holding
+        # Consecutive forecasts over the target since the group held.
+        self._over = [0] * len(groups)
         self.alpha = None
         self.path = []
         self.resumes = 0
+        self.restored = False
         self._next_forecast = 0.0
         # Close to holding, a forecast every step: holding a step late
         # would hold a λ the warm-up has already passed.
@@ -621,6 +641,7 @@ class TargetL1(_Phases):
         self._extension_pending = False
         self._kept = None  # a copy of the network closest to the target
         self._kept_error = math.inf
+        self._last_error = math.inf  # of the last count after_step looked at
         self._params = None
         self._on_target_now = False
         self._counts = None
@@ -667,7 +688,8 @@ class TargetL1(_Phases):
                 optimizer.unit_step_sizes(),
                 self.plan.steps_left(include_current=True),
             )
-            self.group_lambdas = lambdas_keeping(scores, self.groups, self.targets)
+            wanted = lambdas_keeping(scores, self.groups, self.targets)
+            self.group_lambdas = [max(lam, self.min_lambda) for lam in wanted]
             self.held = [True] * len(self.groups)
         for g, held in enumerate(self.held):
             if not held:
@@ -708,13 +730,17 @@ class TargetL1(_Phases):
                     low = math.nextafter(previous[g], math.inf)
                     self.group_lambdas[g] = min(max(lam, low), self.group_lambdas[g])
                     self.held[g] = True
-            elif counts[g] > target * (1.0 + RESUME_TOL) and (
-                self.plan.progress < RESUME_UNTIL
-            ):
+                    self._over[g] = 0
+                continue
+            over = counts[g] > target + max(RESUME_TOL * target, 1.0)
+            self._over[g] = self._over[g] + 1 if over else 0
+            if self._over[g] >= RESUME_AFTER and self.plan.progress < RESUME_UNTIL:
                 # More weights survive than the forecast at the hold said:
                 # λ rises again along the warm-up curve, from where it held.
                 self.held[g] = False
                 self.resumes += 1
+                # A network kept so far trained at a λ no longer in force.
+                self._kept, self._kept_error = None, math.inf
                 reached = self.plan.progress_at(self.group_lambdas[g])
                 self.shifts[g] = self.plan.progress - reached
 
@@ -748,7 +774,9 @@ class TargetL1(_Phases):
         params = getattr(optimizer, "params", None)
         if self.phase != "l1" or not self.holding or params is None:
             return
-        if not self.plan.checkpoint():
+        # Near the band, every step: the count can cross it between checks.
+        near = self._last_error <= NEAR_BAND * max(self.count_tol, 1e-3)
+        if not (near or self.plan.checkpoint()):
             return
         counts = [
             int(sum(int(torch.count_nonzero(optimizer.weights[j])) for j in group))
@@ -757,6 +785,7 @@ class TargetL1(_Phases):
         self._params = params
         on_target = within_tolerance(counts, self.targets, self.count_tol)
         error = 0.0 if on_target else self._error_of(counts)
+        self._last_error = error
         # Ties go to the later network: it trained longer at the same λ.
         if error <= self._kept_error:
             self._kept = [p.detach().clone() for p in params]
@@ -781,21 +810,31 @@ class TargetL1(_Phases):
             self.stopping.reset()
         self._held_at_epoch_end = self.holding
 
+    def _above_band(self):
+        return any(
+            k > t + max(self.count_tol * t, 1.0)
+            for k, t in zip(self._counts, self.targets)
+        )
+
     def _below_band(self):
         return any(
             k < t - max(self.count_tol * t, 1.0)
             for k, t in zip(self._counts, self.targets)
         )
 
-    def _restore_kept(self):
+    def _restore_kept(self, weights):
         """Back to the network kept, when the one at hand is farther from the
-        target: the count has left the band since, or never reached it."""
+        target: the count has left the band since, or never reached it. The
+        path's last point then describes the network restored."""
         if self._kept is None or self._on_target_now:
             return
         if self._kept_error < self._error_of(self._counts):
             for p, saved in zip(self._params, self._kept):
                 p.copy_(saved)
-            self._counts = None  # no longer those of the network
+            counts = group_counts(count_nonzero(weights), self.groups).tolist()
+            self.path[-1] = (self.path[-1][0], counts)
+            self._counts = counts
+            self.restored = True
         self._kept = None
 
     def _extend(self):
@@ -803,7 +842,10 @@ class TargetL1(_Phases):
         network missed the target; returns whether it did. The λ of the
         extension is chosen at its first step, by the forecast over it."""
         epochs = round(EXTENSION * self.max_epochs)
-        if self.extended or not self.refit or epochs < 1:
+        if self.extended or not self.refit or epochs < 1 or not self._above_band():
+            # Below the target, a lower λ would let weights back in, and a
+            # fresh fit at that λ would be far denser: alpha_ would lose its
+            # meaning. The network closest to the target stands.
             return False
         if self.max_epochs - self.epoch - epochs < 1:
             return False
@@ -824,14 +866,19 @@ class TargetL1(_Phases):
             fell = self._kept_error == 0.0 and self._below_band()
             if not (fell or (plateau and self.holding) or at_end):
                 return "continue"
-            self._restore_kept()
+            self._restore_kept(weights)
             if self._kept_error > 0.0 and self._extend():
                 return "continue"
         elif not (self._on_target_now or at_end):
             # partial_fit cannot go back: its ℓ1 phase ends on target.
             return "continue"
+        else:
+            self._restore_kept(weights)
+            if not self._on_target_now and self._counts is not None and self._extend():
+                return "continue"
         self._kept = None
         if self.refit and (self.epoch < self.max_epochs or not self.adaptive):
+            self.masks = _support_masks(weights)
             self._next_phase("refit")
             return "refit"
         if not self.adaptive:

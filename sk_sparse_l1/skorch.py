@@ -17,6 +17,7 @@ created in ``on_train_begin``, and they clone, ``set_params`` and pickle with
 the net, so ``GridSearchCV`` can search ``callbacks__<name>__<param>``.
 """
 
+import functools
 import math
 import warnings
 from numbers import Integral, Real
@@ -41,9 +42,15 @@ from sk_sparse_l1._estimator import (
     fitted_alpha,
     path_arrays,
 )
+from sk_sparse_l1._lambda_search import warmup_bounds
 from sk_sparse_l1._network import count_nonzero, default_penalized_parameters
 from sk_sparse_l1._optimizers import TorchOptimizerAdapter, check_torch_optimizer
-from sk_sparse_l1._schedules import FixedAlpha, MagnitudeRampSchedule
+from sk_sparse_l1._schedules import (
+    FixedAlpha,
+    MagnitudeRampSchedule,
+    TargetL1,
+    l1_epochs,
+)
 from sk_sparse_l1._targets import (
     group_counts,
     target_nonzeros,
@@ -74,7 +81,9 @@ class _ProximalCallback(Callback):
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         names, parameters = _penalized_parameters(net, self.params)
         groups = _find_param_groups(net, parameters, names)
-        self._optimizer = TorchOptimizerAdapter(parameters, groups)
+        self._optimizer = TorchOptimizerAdapter(
+            parameters, groups, all_parameters=list(net.module_.parameters())
+        )
         self.penalized_params_ = names
         self.tensor_sizes_ = np.array([p.numel() for p in parameters])
 
@@ -89,6 +98,7 @@ class _ProximalCallback(Callback):
         with torch.no_grad():
             # The net's torch.optim optimizer has taken the gradient step.
             proximal_step(self._optimizer, self._schedule)
+        self._optimizer.restore_learning_rates()
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         self._record_sparsity()
@@ -203,30 +213,32 @@ class ProximalL1(_ProximalCallback):
 class TargetSparsity(_ProximalCallback):
     """Proximal ℓ1 training with λ chosen for a prescribed sparsity.
 
-    Drives the same schedule as the estimators' default search
-    (``search="online"``), over ``net.max_epochs`` epochs, with the same
-    optimizers and threshold in the optimizer's metric as
-    :class:`ProximalL1`:
+    Runs the estimators' default search (``search="online"``) over
+    ``net.max_epochs`` epochs, with the same optimizers and threshold in the
+    optimizer's metric as :class:`ProximalL1`:
 
-    1. *prune*: the weights are cut to the largest in magnitude (masks
-       recomputed a few times per epoch), their number falling from all to
-       the target along the cubic ramp of gradual magnitude pruning over
-       the first 60% of the epochs (the rest halved whenever the monitored
-       loss stops improving);
-    2. *ℓ1*: proximal steps at a fixed λ, ``alpha_``, the smallest value
-       that leaves exactly the target number of nonzero weights at the
-       phase's first step; its last step is taken at the exact λ again if
-       the count has drifted off the tolerance, so that the phase ends on
-       target;
-    3. *refit* (``refit=True``): the nonzero weights train without penalty,
+    1. *ℓ1* (the first 70% of the epochs with a refit, all of them
+       without): λ rises along a warm-up curve scaled by the gradients and
+       weights at the first step, and holds where the forecast of the final
+       nonzero count is the target; the learning rate of every parameter
+       group cools down (cosine, to zero) over the last 40% of the phase, so
+       that the zero pattern settles. The network kept is the one closest to
+       the target that the phase saw, at the λ held;
+    2. *refit* (``refit=True``): the nonzero weights train without penalty,
        zeros held fixed, after the optimizer's state is reset.
 
-    See :class:`sk_sparse_l1._schedules.MagnitudeRampSchedule` for the details.
-    A phase ends early when the monitored loss (``valid_loss`` when the net
-    holds out data, else ``train_loss``) stops improving by ``tol`` for
-    ``n_iter_no_change`` epochs; at the end of the last phase training stops.
-    Sparsity is the fraction of exactly-zero entries of the penalized tensors
-    (global), or of each tensor (per layer).
+    See :class:`sk_sparse_l1._schedules.TargetL1` for the details, and the
+    user guide for what the search guarantees. ``search="magnitude"`` runs
+    gradual magnitude pruning (Zhu & Gupta, 2017) over the first 60% of the
+    epochs instead, then a short ℓ1 phase and the refit
+    (:class:`sk_sparse_l1._schedules.MagnitudeRampSchedule`).
+
+    The ℓ1 phase ends early when the monitored loss (``valid_loss`` when the
+    net holds out data, else ``train_loss``) plus the penalty stops
+    improving by ``tol`` for ``n_iter_no_change`` epochs once λ holds; at
+    the end of the last phase training stops. Sparsity is the fraction of
+    exactly-zero entries of the penalized tensors (global), or of each
+    tensor (per layer).
 
     Parameters
     ----------
@@ -237,8 +249,11 @@ class TargetSparsity(_ProximalCallback):
         Names of the parameters of ``net.module_`` to penalize; by default the
         weights of every ``Linear`` and ``Conv*`` layer.
     refit : bool, default=True
-        Whether the last 38% of the epochs retrain the support without
+        Whether the last 30% of the epochs retrain the support without
         penalty.
+    search : {"online", "magnitude"}, default="online"
+        ``"online"``: λ chosen during ℓ1 training; ``"magnitude"``: gradual
+        magnitude pruning, then ℓ1 at the λ of the pruned network.
     sparsity_tol : float, default=0.02
         Largest acceptable relative error of each group's nonzero count,
         ``|NNZ − T| ≤ max(sparsity_tol · T, 1)``, as for the estimators.
@@ -253,7 +268,8 @@ class TargetSparsity(_ProximalCallback):
     alpha_ : float or ndarray of shape (n_tensors,)
         The λ of the ℓ1 network (per tensor for per-layer targets).
     alphas_, sparsities_ : ndarray of shape (n_l1_epochs, n_groups)
-        λ and sparsity after each epoch of the ℓ1 phase.
+        λ of the last step of each epoch of the ℓ1 phase, and the sparsity
+        after it.
     target_n_nonzero_ : ndarray of int
         Nonzero count wanted in each group (one group for a global target).
     target_reached_ : bool
@@ -264,14 +280,16 @@ class TargetSparsity(_ProximalCallback):
     penalized_params_, tensor_sizes_, layer_n_nonzero_, n_nonzero_, \
 layer_sparsity_, sparsity_
         As in :class:`ProximalL1`, for the returned net. ``net.history``
-        also records ``"alpha"`` (λ of the epoch, a list for per-layer
-        targets; 0 while pruning by magnitude and during the refit).
+        also records ``"alpha"`` (λ at the end of the epoch, a list for
+        per-layer targets; 0 during the refit).
 
     Notes
     -----
     The schedule follows ``net.max_epochs``; training for another number of
     epochs (``fit(..., epochs=n)``) shortens or stretches it. Every fit or
     ``partial_fit`` call starts the schedule again from the current weights.
+    The warm-up is scaled by the gradient of the first minibatch (the
+    estimators use the whole training set).
 
     Examples
     --------
@@ -285,12 +303,13 @@ layer_sparsity_, sparsity_
     ...     torch.nn.Linear(20, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
     >>> net = NeuralNetClassifier(
     ...     module, criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam,
-    ...     lr=0.01, max_epochs=20, train_split=None, verbose=0,
+    ...     lr=0.01, max_epochs=30, train_split=None, verbose=0,
     ...     callbacks=[("ts", TargetSparsity(0.9))],
     ... ).fit(X, y)
     >>> ts = dict(net.callbacks_)["ts"]
-    >>> ts.target_reached_, int(ts.n_nonzero_), int(ts.target_n_nonzero_[0])
-    (True, 35, 35)
+    >>> target = int(ts.target_n_nonzero_[0])
+    >>> ts.target_reached_, abs(int(ts.n_nonzero_) - target) <= 1
+    (True, True)
     """
 
     def __init__(
@@ -299,6 +318,7 @@ layer_sparsity_, sparsity_
         *,
         params=None,
         refit=True,
+        search="online",
         sparsity_tol=0.02,
         tol=1e-4,
         n_iter_no_change=10,
@@ -306,6 +326,7 @@ layer_sparsity_, sparsity_
         self.target_sparsity = target_sparsity
         self.params = params
         self.refit = refit
+        self.search = search
         self.sparsity_tol = sparsity_tol
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
@@ -316,6 +337,10 @@ layer_sparsity_, sparsity_
         if not tol_ok:
             raise ValueError(
                 f"sparsity_tol must be in (0, 1), got {self.sparsity_tol!r}."
+            )
+        if self.search not in ("online", "magnitude"):
+            raise ValueError(
+                f"search must be 'online' or 'magnitude', got {self.search!r}."
             )
         n_epochs = net.max_epochs
         if not isinstance(n_epochs, Integral) or n_epochs < 1:
@@ -329,34 +354,102 @@ layer_sparsity_, sparsity_
         # Raises a ValueError naming the expected length for a wrong sequence.
         targets, groups = target_nonzeros(self.target_sparsity, self.tensor_sizes_)
         self.target_n_nonzero_ = targets
-        self._schedule = MagnitudeRampSchedule(
-            groups,
-            targets,
+        self._groups = groups
+        self._max_epochs = net.max_epochs
+        common = dict(
             count_tol=self.sparsity_tol,
-            max_epochs=net.max_epochs,
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
             refit=bool(self.refit),
             adaptive=True,
         )
-        self._schedule.start(self._optimizer.weights)
+        if self.search == "magnitude":
+            self._schedule = MagnitudeRampSchedule(
+                groups, targets, max_epochs=net.max_epochs, **common
+            )
+            self._schedule.start(self._optimizer.weights)
+        else:
+            # The warm-up needs the optimizer's step sizes: made after the
+            # first epoch.
+            self._schedule = None
+            self._new_schedule = functools.partial(TargetL1, groups, targets, **common)
+        self._steps_per_epoch = None
+        self._gradient_sums, self._n_batches = None, 0
         self.l1_state_dict_ = None
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        self._schedule.begin_epoch(_steps_per_epoch(net, dataset_train))
+        self._steps_per_epoch = _steps_per_epoch(net, dataset_train)
+        if self._schedule is not None:
+            self._schedule.begin_epoch(self._steps_per_epoch)
+
+    def on_grad_computed(
+        self, net, named_parameters, X=None, y=None, training=None, **kwargs
+    ):
+        optimizer = self._optimizer
+        if self._schedule is not None:
+            # The cooling of the step about to be taken, on every group.
+            optimizer.scale_learning_rates(self._schedule.step_lr_scale())
+            optimizer.track_gradients = self._schedule.needs_gradient_estimate
+        else:  # the first epoch: the gradients' magnitude, for the warm-up
+            magnitudes = [
+                torch.zeros_like(w) if p.grad is None else p.grad.detach().abs()
+                for p, w in zip(optimizer.parameters, optimizer.weights)
+            ]
+            if self._gradient_sums is None:
+                self._gradient_sums, self._n_batches = magnitudes, 0
+            else:
+                torch._foreach_add_(self._gradient_sums, magnitudes)
+            self._n_batches += 1
+        optimizer.record_gradients()
+        super().on_grad_computed(net, named_parameters, X=X, y=y, **kwargs)
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        if self._schedule is None:  # the first epoch trains without penalty
+            return
+        super().on_batch_end(net, batch=batch, training=training, **kwargs)
+
+    def _start_online(self, net):
+        """The online schedule, after a first epoch without penalty: its
+        warm-up is scaled as the estimators' is, by the weights and the mean
+        magnitude of the minibatch gradients of that epoch (the estimators
+        take the gradient over the training set at the start, which a
+        callback does not see)."""
+        optimizer = self._optimizer
+        n_epochs = self._max_epochs - 1
+        steps = self._steps_per_epoch or 1
+        first_optimizer, group = optimizer.param_groups[0]
+        warmup = warmup_bounds(
+            optimizer.weights,
+            [g / max(self._n_batches, 1) for g in self._gradient_sums],
+            lr=float(group["lr"]),
+            n_steps=l1_epochs(n_epochs, bool(self.refit)) * steps,
+            per_coordinate=isinstance(first_optimizer, torch.optim.Adam),
+        )
+        self._gradient_sums = None
+        self._schedule = self._new_schedule(warmup=warmup, max_epochs=n_epochs)
+        self._schedule.start(optimizer.weights)
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        if self._schedule is None:
+            _ProximalCallback.on_epoch_end(self, net, dataset_train, dataset_valid)
+            net.history.record(
+                "alpha", 0.0 if len(self._groups) == 1 else [0.0] * len(self._groups)
+            )
+            if self._max_epochs > 1:
+                self._start_online(net)
+            return
         schedule = self._schedule
         in_l1 = schedule.phase == "l1"
         last = net.history[-1]
         loss = last.get("valid_loss", last.get("train_loss", np.nan))
-        action = schedule.end_epoch(float(loss), self._optimizer.weights)
+        with torch.no_grad():  # a schedule may restore a network it kept
+            action = schedule.end_epoch(float(loss), self._optimizer.weights)
         super().on_epoch_end(net, dataset_train, dataset_valid, **kwargs)
         lambdas = schedule.alpha if in_l1 and schedule.alpha is not None else None
         shown = (
             [0.0] * len(schedule.groups)
             if lambdas is None
-            else [lambdas[g[0]] for g in schedule.groups]
+            else [float(lambdas[g[0]]) for g in schedule.groups]
         )
         net.history.record("alpha", shown if len(shown) > 1 else shown[0])
         if action == "refit":
@@ -369,29 +462,37 @@ layer_sparsity_, sparsity_
     def on_train_end(self, net, X=None, y=None, **kwargs):
         super().on_train_end(net, X=X, y=y, **kwargs)
         schedule = self._schedule
-        self.alpha_ = fitted_alpha(
-            schedule.alpha, layer_wise=np.ndim(self.target_sparsity) == 1
-        )
+        layer_wise = np.ndim(self.target_sparsity) == 1
+        if schedule is None:  # no training step was taken
+            self.alpha_ = fitted_alpha([np.nan] * len(self.tensor_sizes_), layer_wise)
+            path = []
+        else:
+            self.alpha_ = fitted_alpha(schedule.alpha, layer_wise)
+            path = schedule.path
         self.alphas_, self.sparsities_ = path_arrays(
-            [lam for lam, _ in schedule.path],
-            [k for _, k in schedule.path],
-            group_counts(self.tensor_sizes_, schedule.groups),
+            [lam for lam, _ in path],
+            [k for _, k in path],
+            group_counts(self.tensor_sizes_, self._groups),
         )
-        final = group_counts(self.layer_n_nonzero_, schedule.groups)
+        final = group_counts(self.layer_n_nonzero_, self._groups)
         self.target_reached_ = within_tolerance(
             final, self.target_n_nonzero_, self.sparsity_tol
         )
         if not self.target_reached_:
+            phase = "its first" if schedule is None else f"its {schedule.phase}"
+            epochs = len(net.history)
             warnings.warn(
                 f"TargetSparsity: target_sparsity={self.target_sparsity} was "
                 f"missed by more than sparsity_tol={self.sparsity_tol}: the net "
                 f"has {final.tolist()} nonzero weights for targets "
-                f"{self.target_n_nonzero_.tolist()} after {schedule.epoch} "
-                f"epochs, in its {schedule.phase} phase. Train for more epochs "
+                f"{self.target_n_nonzero_.tolist()} after {epochs} "
+                f"epochs, in {phase} phase. Train for more epochs "
                 "(net.max_epochs), or widen sparsity_tol.",
                 ConvergenceWarning,
                 stacklevel=2,
             )
+
+    _transient = ("_optimizer", "_schedule", "_new_schedule", "_gradient_sums")
 
 
 def _steps_per_epoch(net, dataset):

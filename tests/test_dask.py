@@ -80,13 +80,14 @@ def test_grid_search_on_a_dask_cluster_matches_the_local_run(client):
 
 N_BLOCKS, BLOCK_ROWS, N_PASSES, N_FEATURES = 10, 300, 3, 20
 N_TEST = 1000
-# Measured on this stream (seed 0): test accuracy 0.96 and R² 0.99 at every
-# setting below, at least 0.93 and 0.98 for data and estimator seeds 0-5; the
-# fixed λ leaves 75-77% of the weights at zero with seed 0.
+# Measured on this stream: test accuracy 0.96 and R² 0.99 at every setting
+# below (seed 0), at least 0.93 and 0.98 for data and estimator seeds 0-5;
+# the fixed λ leaves 66-80% of the weights at zero with estimator seeds 0-2
+# (λ reaches it along its warm-up, over the max_iter calls).
 MIN_ACCURACY, MIN_R2, MIN_FIXED_ALPHA_SPARSITY = 0.9, 0.95, 0.5
 
 SETTINGS = {
-    "fixed alpha": dict(alpha=1e-2, target_sparsity=None),
+    "fixed alpha": dict(alpha=2e-2, target_sparsity=None),
     "global target": dict(target_sparsity=0.9),
     "layer-wise target": dict(target_sparsity=[0.9, 0.5]),
 }

@@ -48,6 +48,8 @@ EXAMPLES = {
     "plot_feature_selection.py": 30,
     "plot_mackey_glass.py": 30,
     "plot_skorch_cnn_digits.py": 30,
+    # Two CV paths and a GridSearchCV of 19 fits, for the timing it shows.
+    "plot_how_sparse.py": 45,
 }
 # Optional dependencies an example imports: without them its test is skipped.
 EXAMPLE_REQUIREMENTS = {"plot_skorch_cnn_digits.py": ["skorch"]}
@@ -65,6 +67,7 @@ GENERATED_SECTIONS = {
         "streaming",
         "onnx_size",
         "sparse_predict",
+        "path_cv",
     ],
     "user_guide.md": ["defaults"],
 }
@@ -127,6 +130,11 @@ def test_docs_build_without_warnings(tmp_path):
     public = [
         "sk_sparse_l1.SparseL1Regressor",
         "sk_sparse_l1.SparseL1Classifier",
+        "sk_sparse_l1.SparseL1RegressorCV",
+        "sk_sparse_l1.SparseL1ClassifierCV",
+        "sk_sparse_l1.l1_path",
+        "sk_sparse_l1.plotting.SparsityPathDisplay",
+        "sk_sparse_l1.plotting.LayerSparsityDisplay",
         "sk_sparse_l1.sparse.to_csr",
         "sk_sparse_l1.sparse.stored_bytes",
         "sk_sparse_l1.sparse.sparse_forward",

@@ -24,6 +24,7 @@ PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 # Each how-to page and the modules its recipes import beyond the package's
 # own dependencies.
 PAGES = {
+    "howto_choose_sparsity.md": (),
     "howto_grid_search.md": (),
     "howto_deploy.md": ("skl2onnx", "onnxruntime", "onnx"),
     "howto_skorch.md": ("skorch",),
@@ -117,6 +118,25 @@ def test_grid_search_recipes():
     assert net.sparsity_ == pytest.approx(chosen, abs=0.01)
 
 
+@pytest.mark.filterwarnings(
+    "ignore:Proximal training used all max_iter:sklearn.exceptions.ConvergenceWarning"
+)
+def test_choose_sparsity_recipes():
+    namespace, printed = run_page("howto_choose_sparsity.md")
+    cv = namespace["cv"]
+    results = cv.cv_results_
+    mean, std = results["mean_test_score"], results["std_test_score"]
+    # the 1se rule, recomputed from the printed table's numbers
+    best = int(np.argmax(mean))
+    good = np.flatnonzero(mean >= mean[best] - std[best] / np.sqrt(3))
+    assert cv.target_sparsity_ == results["target_sparsity"][good[-1]]
+    assert f"chosen level: {cv.target_sparsity_}" in printed
+    assert abs(cv.sparsity_ - cv.target_sparsity_) <= 0.02
+    path = namespace["path"]
+    assert path.target_reached.all()
+    assert np.all(np.diff(path.sparsity) > 0)
+
+
 def test_deploy_recipes():
     namespace, printed = run_page("howto_deploy.md")
     from sk_sparse_l1.sparse import stored_bytes
@@ -140,10 +160,14 @@ def test_skorch_recipes():
     assert ts.n_nonzero_ == pytest.approx(ts.target_n_nonzero_[0], rel=0.02, abs=1)
     # The recipe printed the error raised for SGD with momentum.
     assert "momentum=0.9" in printed
-    assert namespace["search"].best_params_["callbacks__ts__target_sparsity"] in (
-        0.8,
-        0.9,
-    )
+    # The net refitted at the chosen level landed on that level's count.
+    search = namespace["search"]
+    level = search.best_params_["callbacks__ts__target_sparsity"]
+    best_ts = dict(search.best_estimator_.callbacks_)["ts"]
+    assert best_ts.target_sparsity == level
+    expected = round((1 - level) * sum(best_ts.tensor_sizes_))
+    assert best_ts.target_n_nonzero_.tolist() == [expected]
+    assert abs(best_ts.n_nonzero_ - expected) <= max(0.02 * expected, 1)
 
 
 def test_larger_than_memory_recipes():

@@ -10,6 +10,7 @@ from sklearn.linear_model import Lasso
 
 from sk_sparse_l1 import SparseL1Regressor
 from sk_sparse_l1._network import linear_layers, loss_and_gradients
+from sk_sparse_l1.diagnostics import stationarity
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -45,7 +46,9 @@ def test_no_hidden_layer_matches_lasso():
     np.testing.assert_allclose(net.intercepts_[0][0], lasso.intercept_, atol=1e-6)
 
 
-def _assert_optimality_conditions(net, X, y, lam, tolerance=(0.02, 0.15, 0.85)):
+def _assert_optimality_conditions(
+    net, X, y, lam, tolerance=(0.02, 0.15, 0.85), bias_tol=0.1
+):
     """|∂L/∂w| ≤ λ on zero weights and ≈ λ (opposite sign) on nonzero ones,
     with the full-data gradient of the unpenalized loss; ``tolerance`` is
     (median of |∂L/∂w|/λ on nonzeros within, relative band, fraction of
@@ -76,11 +79,16 @@ def _assert_optimality_conditions(net, X, y, lam, tolerance=(0.02, 0.15, 0.85)):
     )
     # Biases are unpenalized: their gradient vanishes.
     for g in bias_grads:
-        assert g.abs().max() < 0.1 * lam
+        assert g.abs().max() < bias_tol * lam
 
 
-@pytest.mark.parametrize("solver,lr", [("sgd", 0.05), ("adam", 0.005)])
-def test_optimality_conditions_after_training(solver, lr):
+# Every ℓ1 fit warms λ up and cools the learning rate down over its budget
+# (the protocol of _schedules.L1Plan): plain full-batch SGD needs more
+# epochs than Adam to settle at λ.
+@pytest.mark.parametrize(
+    "solver,lr,max_iter", [("sgd", 0.05, 20000), ("adam", 0.005, 6000)]
+)
+def test_optimality_conditions_after_training(solver, lr, max_iter):
     X, y = make_regression(
         n_samples=200, n_features=5, n_informative=3, noise=1.0, random_state=0
     )
@@ -94,7 +102,7 @@ def test_optimality_conditions_after_training(solver, lr):
         alpha=lam,
         learning_rate_init=lr,
         batch_size=len(X),
-        max_iter=3000,
+        max_iter=max_iter,
         tol=0,
         n_iter_no_change=10**6,
         random_state=0,
@@ -104,32 +112,36 @@ def test_optimality_conditions_after_training(solver, lr):
 
 def test_target_sparsity_l1_phase_converges_at_alpha():
     """The ℓ1 phase of a target-sparsity fit takes proximal steps at the λ
-    it holds, ``alpha_``: with ``refit=False`` and a tolerance wide enough
-    that its last step needs no correction towards the count (14 nonzero
-    weights for T = 19, within 0.5 · 19), the network returned satisfies
-    the optimality conditions at ``alpha_``. (With the default tolerance
-    the last step is taken at the exact λ of T = 19 instead, and the network
-    returned is not stationary at ``alpha_``: median |∂L/∂w|/λ of 0.6 on its
-    nonzero weights here.)"""
+    it holds, ``alpha_``, at the default tolerance on the count: the network
+    returned satisfies the optimality conditions at ``alpha_``, about as
+    well as a fit at that λ with the same budget (measured: median
+    |∂L/∂w|/λ 1.005 and 80% of the nonzero weights within 15% of λ, against
+    100% for the fixed fit, and bias gradients up to 18% of λ: the target
+    fit raised λ again after holding it, so it trained less time at its
+    final λ)."""
     X, y = make_regression(
         n_samples=200, n_features=5, n_informative=3, noise=1.0, random_state=0
     )
     y = y / y.std()
-    net = SparseL1Regressor(
+    params = dict(
         refit=False,
         hidden_layer_sizes=(8,),
         activation="tanh",
         solver="sgd",
-        target_sparsity=0.6,
-        sparsity_tol=0.5,
         learning_rate_init=0.1,
         batch_size=len(X),
-        max_iter=3000,
+        max_iter=10000,
         tol=0,
         n_iter_no_change=10**6,
         random_state=0,
-    ).fit(X, y)
-    assert net.target_reached_ and np.all(net.alphas_ == net.alpha_)
-    # 1200 epochs at the target's λ (after the pruning ramp) instead of 3000
-    # at a given one: a wider band (measured: median 1.01, 79% within 15%).
-    _assert_optimality_conditions(net, X, y, net.alpha_, tolerance=(0.02, 0.15, 0.75))
+    )
+    net = SparseL1Regressor(target_sparsity=0.6, **params).fit(X, y)
+    assert net.target_reached_
+    target_kkt = stationarity(net, X, y, band=0.15)
+    _assert_optimality_conditions(
+        net, X, y, net.alpha_, tolerance=(0.02, 0.15, 0.75), bias_tol=0.25
+    )
+    fixed = SparseL1Regressor(alpha=net.alpha_, **params).fit(X, y)
+    fixed_kkt = stationarity(fixed, X, y, band=0.15)
+    assert target_kkt.violating_zeros <= fixed_kkt.violating_zeros + 0.05
+    assert abs(fixed.n_nonzero_ - net.n_nonzero_) <= 0.25 * net.n_nonzero_

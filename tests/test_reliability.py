@@ -15,6 +15,7 @@ Faults are simulated by replacing ``run_epoch`` in ``sk_sparse_l1._trainer``
 """
 
 import io
+import math
 import operator
 import os
 import pickle
@@ -463,6 +464,21 @@ def _counting_run_epoch(monkeypatch, interrupt_at=None, after=None):
     return calls
 
 
+def _weights_after_each_epoch(estimator, X, y, monkeypatch):
+    """The weights after every epoch of an uninterrupted fit of
+    ``estimator`` (the schedule of a fit depends on its whole ``max_iter``,
+    so a shorter fit is not the start of a longer one)."""
+    snapshots = []
+
+    def after(call, network):
+        snapshots.append([w.detach().clone().numpy().T for w in network.weights])
+
+    with monkeypatch.context() as patch:
+        _counting_run_epoch(patch, after=after)
+        _fit_quietly(estimator, X, y)
+    return snapshots
+
+
 def _state(estimator, X):
     """What a failed call must leave as it was: every attribute (the same
     objects), the weights' values and the predictions."""
@@ -580,6 +596,51 @@ def test_failed_warm_start_refit_keeps_the_previous_fit(data):
     _assert_unchanged(reg, X, state)
 
 
+@pytest.mark.parametrize("how", ["fit", "partial_fit", "warm_start"])
+@pytest.mark.parametrize(
+    "params", [{"target_sparsity": 0.5}, {"alpha": 0.01}], ids=["target", "alpha"]
+)
+def test_a_failed_call_changes_nothing_a_later_call_sees(
+    data, how, params, monkeypatch
+):
+    """A call failing after its steps ran (the schedule advanced, the
+    optimizer moved, the shuffling generator drew) leaves every fitted
+    object as it was: the next call continues exactly as if the failed one
+    had never been made."""
+    X, y, _ = data
+    params = {**FAST, "max_iter": 8, **params, "warm_start": how == "warm_start"}
+
+    def call(estimator):
+        if how == "partial_fit":
+            estimator.partial_fit(X, y)
+        else:
+            _fit_quietly(estimator, X, y)
+
+    failed, clean = SparseL1Regressor(**params), SparseL1Regressor(**params)
+    for estimator in (failed, clean):
+        for _ in range(3 if how == "partial_fit" else 1):
+            call(estimator)
+    state = _state(failed, X)
+    schedule = pickle.dumps(failed._schedule)
+
+    def failing_check(value):
+        raise trainer_module.non_finite_error("The training loss became nan")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(trainer_module, "check_finite_loss", failing_check)
+        with pytest.raises(NonFiniteLossError):
+            call(failed)
+    _assert_unchanged(failed, X, state)
+    assert pickle.dumps(failed._schedule) == schedule
+    call(failed)
+    call(clean)
+    for a, b in zip(
+        failed.coefs_ + failed.intercepts_, clean.coefs_ + clean.intercepts_
+    ):
+        assert_array_equal(a, b)
+    assert failed.loss_curve_ == clean.loss_curve_
+
+
 def _assert_consistent(estimator, X):
     """coefs_ are the module's weights, sparsity_ counts their zeros and the
     predictions are finite."""
@@ -624,17 +685,17 @@ def test_keyboard_interrupt_keeps_a_usable_estimator(data, kind, monkeypatch):
     assert estimator.n_iter_ == 2
     _assert_consistent(estimator, X)
     monkeypatch.undo()
-    # The network is exactly the one after two epochs.
-    two_epochs = _fit_quietly(ESTIMATORS[kind](**{**params, "max_iter": 2}), X, y)
-    for w, w2 in zip(estimator.coefs_, two_epochs.coefs_):
+    # The network is exactly the one after two epochs of the same fit.
+    epochs = _weights_after_each_epoch(ESTIMATORS[kind](**params), X, y, monkeypatch)
+    for w, w2 in zip(estimator.coefs_, epochs[1]):
         np.testing.assert_array_equal(w, w2)
 
 
 @pytest.mark.parametrize("search", ["online", "paper"])
 def test_keyboard_interrupt_during_a_sparsity_search(data, search, monkeypatch):
-    """Interrupted in epoch 3 of 20: online, the pruning ramp was running
-    and no λ was set yet; paper, the first round (at λ_max) was running and
-    is the one kept."""
+    """Interrupted in epoch 3 of 20: online, λ was rising along its warm-up
+    and the record holds its two epochs; paper, the first round (at λ_max)
+    was running and is the one kept."""
     X, y, _ = data
     _counting_run_epoch(monkeypatch, interrupt_at=3)
     reg = SparseL1Regressor(
@@ -644,7 +705,8 @@ def test_keyboard_interrupt_during_a_sparsity_search(data, search, monkeypatch):
     assert reg.n_iter_ == 2
     assert not reg.target_reached_
     if search == "online":
-        assert np.isnan(reg.alpha_) and reg.alphas_.shape == (0, 1)
+        assert reg.alphas_.shape == (2, 1) and reg.alpha_ == reg.alphas_[-1, 0]
+        assert 0 < reg.alphas_[0, 0] <= reg.alphas_[1, 0]
     else:
         assert reg.n_search_rounds_ == 1 and reg.alpha_ > 0
         assert_array_equal(reg.alphas_, [[reg.alpha_]])
@@ -663,14 +725,15 @@ def test_keyboard_interrupt_inside_an_epoch_keeps_the_last_step(data, monkeypatc
     """Interrupted at the 3rd minibatch of epoch 3: two epochs are recorded,
     and the weights are those after the two steps of epoch 3 already taken."""
     X, y, _ = data
-    # 6 steps per epoch; a given alpha: no gradient is taken before epoch 1.
+    # 6 steps per epoch, after one gradient over the whole training set
+    # (the scale of the λ warm-up).
     params = {**FAST, "batch_size": 10, "max_iter": 20, "alpha": 0.01}
     original = Network.loss_and_gradients
     seen = []
 
     def loss_and_gradients(network, *args, **kwargs):
         seen.append([w.clone() for w in network.weights])
-        if len(seen) == 6 + 6 + 3:
+        if len(seen) == 1 + 6 + 6 + 3:
             raise KeyboardInterrupt
         return original(network, *args, **kwargs)
 
@@ -681,10 +744,10 @@ def test_keyboard_interrupt_inside_an_epoch_keeps_the_last_step(data, monkeypatc
     _assert_consistent(reg, X)
     for coef, w in zip(reg.coefs_, seen[-1]):
         assert_array_equal(coef, w.numpy().T)
-    two_epochs = _fit_quietly(SparseL1Regressor(**{**params, "max_iter": 2}), X, y)
-    for coef, w in zip(two_epochs.coefs_, seen[12]):
+    epochs = _weights_after_each_epoch(SparseL1Regressor(**params), X, y, monkeypatch)
+    for coef, w in zip(epochs[1], seen[13]):
         assert_array_equal(coef, w.numpy().T)
-    assert not np.array_equal(reg.coefs_[0], two_epochs.coefs_[0])
+    assert not np.array_equal(reg.coefs_[0], epochs[1][0])
 
 
 def test_keyboard_interrupt_during_refit_keeps_the_search(data, monkeypatch):
@@ -726,8 +789,8 @@ def test_no_search_results_left_from_an_earlier_fit(data, second_fit, monkeypatc
     else:
         _counting_run_epoch(monkeypatch, interrupt_at=2)
         _fit_interrupted(reg.set_params(target_sparsity=0.9), X, y)
-        # 1 epoch of pruning towards 90 % zeros: no λ yet, target missed.
-        assert not reg.target_reached_ and reg.alphas_.shape == (0, 1)
+        # 1 epoch of the warm-up towards 90 % zeros: target missed.
+        assert not reg.target_reached_ and reg.alphas_.shape == (1, 1)
 
 
 def test_running_out_of_epochs_warns(data):
@@ -761,9 +824,14 @@ def test_converged_fit_does_not_warn(data):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         reg.fit(X, y)
-    # The first epoch sets the best objective; the next 3 do not improve it
-    # by tol, which is more than n_iter_no_change.
-    assert reg.n_iter_ == 4
+    # Once λ holds (the end of its warm-up), the first epoch sets the best
+    # objective and the next 3 do not improve it by tol, which is more than
+    # n_iter_no_change.
+    assert reg._schedule.converged and reg.n_iter_ < 100
+    epochs_to_hold = math.ceil(
+        reg._schedule.plan.progress_at(reg.alpha_) * reg._schedule.l1_epochs
+    )
+    assert reg.n_iter_ == epochs_to_hold + 3
 
 
 # =========================================================== determinism
@@ -1079,3 +1147,44 @@ def test_memory_meter_detects_a_leak(memory_data, monkeypatch, one_torch_thread)
     print(f"\nleaking 80 KB per epoch, 20 vs 200: {short} / {long}")
     assert len(kept) == 200
     assert long["rss"] - short["rss"] > RSS_BOUND
+
+
+# ========================================================== dead networks
+
+
+def test_input_reaches_output_follows_chains_of_nonzero_weights():
+    from sk_sparse_l1._estimator import input_reaches_output
+
+    # Input 0 feeds unit 0 only; only unit 1 feeds the output: no layer is
+    # empty, and yet no path.
+    W0, W1 = np.array([[1.0, 0.0], [0.0, 0.0]]), np.array([[0.0], [1.0]])
+    assert not input_reaches_output([W0, W1])
+    W0[1, 1] = 0.5  # input 1 → unit 1 → output
+    assert input_reaches_output([W0, W1])
+    assert not input_reaches_output([W0, np.zeros((2, 1))])
+
+
+@pytest.mark.parametrize("how", ["fit", "partial_fit"])
+def test_a_network_that_ignores_its_input_warns(data, how):
+    """A penalty that empties a layer leaves a constant predictor: the fit
+    says so, naming the layer, instead of returning it quietly."""
+    X, y, _ = data
+    reg = SparseL1Regressor(**{**FAST, "alpha": 1e3, "max_iter": 5})
+    with pytest.warns(UserWarning, match=r"ignores its input: layer\(s\) \[") as record:
+        if how == "fit":
+            reg.fit(X, y)
+        else:
+            for _ in range(5):  # the max_iter calls of λ's warm-up
+                reg.partial_fit(X, y)
+    assert {w.filename for w in record if "ignores" in str(w.message)} == {__file__}
+    assert any(not np.any(W) for W in reg.coefs_)
+    assert np.ptp(reg.predict(X)) == 0
+
+
+def test_a_sparse_network_with_a_path_does_not_warn(data):
+    X, y, _ = data
+    reg = SparseL1Regressor(**{**FAST, "max_iter": 20}, target_sparsity=0.8)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reg.fit(X, y)
+    assert not [w for w in caught if "ignores its input" in str(w.message)]

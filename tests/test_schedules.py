@@ -23,11 +23,18 @@ import torch
 
 from sk_sparse_l1._lambda_search import paper_search
 from sk_sparse_l1._schedules import (
+    COOL_START,
     L1_END,
+    MIN_HOLD,
     PRUNES_PER_EPOCH,
     RAMP_END,
+    WARMUP_END,
     FixedAlpha,
+    L1Plan,
     MagnitudeRampSchedule,
+    TargetL1,
+    cooling_scale,
+    l1_epochs,
 )
 
 SHAPES = [(12, 8), (3, 12)]  # two weight layers: 96 and 36 weights
@@ -450,9 +457,9 @@ def test_never_runs_past_max_epochs(kind, refit, max_epochs):
         ramp = min(round(RAMP_END * max_epochs), max_epochs - 1)
         assert len(run.epochs_in("prune")) <= ramp
         if refit and run.epochs_in("refit"):
-            l1_end = round(L1_END * max_epochs)
+            l1_end = l1_epochs(max_epochs, refit=True)
             if kind == "target":
-                l1_end = max(ramp + 1, l1_end)
+                l1_end = max(ramp + 1, round(L1_END * max_epochs))
             assert max(run.epochs_in("l1")) <= l1_end
         if kind == "target":
             assert run.epochs_in("l1"), "the ℓ1 phase always runs"
@@ -550,8 +557,9 @@ def test_fixed_alpha_monitors_the_objective():
 
 @pytest.mark.parametrize("max_epochs", [4, 10, 20])
 def test_fixed_alpha_then_refit_within_the_budget(max_epochs):
-    """λ as given for L1_END of the budget, then 0 with the zeros of the
-    last ℓ1 step held; ``alpha`` stays the λ the support was chosen at."""
+    """λ as given (no warm-up) for the ℓ1 share of the budget, then 0 with
+    the zeros of the last ℓ1 step held; ``alpha`` stays the λ the support
+    was chosen at."""
     schedule = FixedAlpha(
         [40.0, 10.0],
         max_epochs=max_epochs,
@@ -561,7 +569,7 @@ def test_fixed_alpha_then_refit_within_the_budget(max_epochs):
         adaptive=True,
     )
     run = drive(schedule, FakeOptimizer(), decreasing, steps_per_epoch=3, epochs=50)
-    l1_end = max(1, round(L1_END * max_epochs))
+    l1_end = l1_epochs(max_epochs, refit=True)
     assert run.n_epochs == max_epochs and run.actions[-1] == "stop"
     assert run.epochs_in("l1") == list(range(1, l1_end + 1))
     assert run.actions[l1_end - 1] == "refit"
@@ -810,3 +818,166 @@ def test_paper_search_stops_after_an_interrupted_round():
     assert search.kept == int(np.argmin(distances))
     assert trainer.layer_nonzeros() == search.nonzeros[search.kept]
     assert schedule.alpha == search.lambdas[search.kept]
+
+
+# ------------------------------------------- the ℓ1 protocol: L1Plan, TargetL1
+
+
+def test_plan_cools_the_learning_rate_and_counts_the_cooled_steps_left():
+    """The learning-rate factor is 1 until COOL_START of the phase, then a
+    cosine to 0; ``steps_left`` is the sum of the factors of the steps to
+    come, exactly as they will be taken."""
+    plan = L1Plan(10, (1e-3, 1.0))
+    factors = []
+    for _ in range(10):
+        plan.begin_epoch(7)
+        for _ in range(7):
+            if len(factors) == 20:
+                left = plan.steps_left(include_current=False)
+            factors.append(plan.next_step())
+        plan.end_epoch()
+    starts = np.arange(70) / 70
+    np.testing.assert_allclose(factors, [cooling_scale(u) for u in starts])
+    assert factors[: int(COOL_START * 70)] == [1.0] * int(COOL_START * 70)
+    assert np.all(np.diff(factors[int(COOL_START * 70) :]) < 0)
+    assert 0 < factors[-1] < 0.01
+    assert left == pytest.approx(sum(factors[20:]), rel=1e-12)
+
+
+def test_warmup_rises_from_low_to_high_whatever_the_target():
+    """The warm-up is a curve of the progress only: ``low`` at the start,
+    ``high`` at WARMUP_END, increasing; ``progress_at`` inverts it."""
+    plan = L1Plan(4, (1e-3, 10.0))
+    grid = np.linspace(0, WARMUP_END, 50)
+    lams = [plan.warmup_lambda(at=u) for u in grid]
+    assert lams[0] == pytest.approx(1e-3) and lams[-1] == pytest.approx(10.0)
+    assert np.all(np.diff(lams) > 0)
+    for u, lam in zip(grid[1:], lams[1:]):
+        assert plan.progress_at(lam) == pytest.approx(u, rel=1e-9)
+    assert L1Plan(4, None).warmup_lambda() == math.inf
+
+
+def test_fixed_alpha_follows_the_warmup_then_holds_alpha():
+    """λ = min(alpha, warm-up λ) at every step; the plateau rule applies
+    only once λ holds (a constant loss would otherwise end the phase in the
+    warm-up)."""
+    warmup = (1e-3, 1.0)
+    schedule = FixedAlpha(
+        [0.05, 0.2],
+        warmup=warmup,
+        max_epochs=10,
+        tol=1e-4,
+        n_iter_no_change=1,
+        refit=False,
+        adaptive=True,
+    )
+    optimizer = FakeOptimizer()
+    schedule.start(optimizer.weights)
+    plan = L1Plan(10, warmup)
+    used, expected, actions = [], [], []
+    for _ in range(10):
+        schedule.begin_epoch(5)
+        plan.begin_epoch(5)
+        for _ in range(5):
+            schedule.step_lr_scale()
+            plan.next_step()
+            used.append(list(schedule.step_lambdas(optimizer)))
+            warm = plan.warmup_lambda()
+            expected.append([min(0.05, warm), min(0.2, warm)])
+        plan.end_epoch()
+        actions.append(schedule.end_epoch(1.0, optimizer.weights))
+        if actions[-1] == "stop":
+            break
+    np.testing.assert_array_equal(used, expected[: len(used)])
+    assert used[-1] == [0.05, 0.2]
+    held_from = plan.progress_at(0.2) * 10  # epochs
+    assert len(actions) > held_from  # no stop before λ holds
+    assert actions[-1] == "stop" and schedule.converged
+
+
+class StillOptimizer:
+    """Weights that only the proximal map moves (zero gradients): the
+    forecast of the target schedule is then exact. Unit step size
+    ``d = 1e-3`` per weight, times the schedule's learning-rate factor."""
+
+    def __init__(self, seed=0):
+        generator = torch.Generator().manual_seed(seed)
+        self.weights = [
+            torch.randn(shape, generator=generator, dtype=torch.float64)
+            for shape in SHAPES
+        ]
+        self.params = self.weights
+        self.lr_scale = 1.0
+
+    def unit_step_sizes(self):
+        return [1e-3] * len(self.weights)
+
+    def step_sizes(self):
+        return [1e-3 * self.lr_scale] * len(self.weights)
+
+    def gradient_estimate(self):
+        return [torch.zeros_like(w) for w in self.weights]
+
+
+def drive_protocol(schedule, optimizer, *, epochs, steps_per_epoch):
+    """Steps as ``proximal_step`` takes them: learning-rate factor, λ, prox,
+    masks, ``after_step``. Returns the λ of every step and the actions."""
+    schedule.start(optimizer.weights)
+    lambdas, actions = [], []
+    for epoch in range(epochs):
+        schedule.begin_epoch(steps_per_epoch)
+        for _ in range(steps_per_epoch):
+            optimizer.lr_scale = schedule.step_lr_scale()
+            step = [float(lam) for lam in schedule.step_lambdas(optimizer)]
+            prox_(optimizer, step)
+            if schedule.masks is not None:
+                for w, mask in zip(optimizer.weights, schedule.masks):
+                    w.mul_(mask)
+            schedule.after_step(optimizer)
+            lambdas.append(step)
+        actions.append(schedule.end_epoch(1.0 / (epoch + 1), optimizer.weights))
+        if actions[-1] == "stop":
+            break
+    return np.array(lambdas), actions
+
+
+@SETUPS
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_target_l1_holds_the_lambda_whose_forecast_is_the_target(setup, seed):
+    """With weights only the prox moves, the forecast is exact: each group
+    follows the warm-up, holds once the λ keeping T is reached, never moves
+    again, and ends with T nonzeros (±1 for rounding of the shrinkage)."""
+    warmup = (1e-2, 1e3)
+    schedule = TargetL1(
+        [list(g) for g in setup["groups"]],
+        list(setup["targets"]),
+        count_tol=COUNT_TOL,
+        warmup=warmup,
+        max_epochs=20,
+        tol=1e-4,
+        n_iter_no_change=100,
+        refit=False,
+        adaptive=True,
+    )
+    optimizer = StillOptimizer(seed)
+    lambdas, actions = drive_protocol(schedule, optimizer, epochs=30, steps_per_epoch=5)
+    assert len(actions) == 20 and actions[-1] == "stop"
+    assert schedule.resumes == 0 and not schedule.extended
+    plan = L1Plan(20, warmup)
+    progress = [(e + (k + 1) / 5) / 20 for e in range(20) for k in range(5)]
+    warm = np.array([plan.warmup_lambda(at=u) for u in progress])
+    for g, group in enumerate(setup["groups"]):
+        group_lams = lambdas[:, group[0]]
+        hold = int(np.argmax(group_lams < warm))  # the first step below the curve
+        assert hold >= MIN_HOLD * 100 - 1
+        np.testing.assert_array_equal(group_lams[:hold], warm[:hold])
+        assert warm[hold - 1] < group_lams[hold] <= warm[hold]
+        assert np.all(group_lams[hold:] == group_lams[hold])
+        assert schedule.alpha[group[0]] == group_lams[-1]
+        count = sum(int(torch.count_nonzero(optimizer.weights[j])) for j in group)
+        assert abs(count - setup["targets"][g]) <= 1
+    # The path: one row per epoch, λ of the epoch's last step.
+    assert len(schedule.path) == 20
+    assert [row[0] for row in schedule.path] == [
+        [lambdas[5 * e + 4, g[0]] for g in setup["groups"]] for e in range(20)
+    ]

@@ -656,8 +656,12 @@ def test_partial_fit_regression_no_momentum():
         warnings.simplefilter("ignore", ConvergenceWarning)
         mlp.fit(X, y)
     pred1 = mlp.predict(X)
+    # max_iter=100 added: λ's warm-up and the learning rate's cooling run
+    # over max_iter epochs (of fit) or calls (of partial_fit), so 100
+    # partial_fit calls retrace a 100-epoch fit only at the same max_iter.
     mlp = SparseL1Regressor(
         solver="sgd",
+        max_iter=100,
         activation="relu",
         learning_rate_init=0.01,
         random_state=1,
