@@ -156,3 +156,29 @@ def write_section(page, name, text):
     head, tail = content.split(begin)[0], content.split(end)[1]
     page.write_text(f"{head}{begin}\n{text.strip()}\n{end}{tail}")
     return True
+
+
+def matrix_products(X, widths, batch_size, dtype):
+    """A function running the matrix products of one epoch of training an
+    MLP of ``widths`` on the rows of ``X`` in minibatches of ``batch_size``:
+    per minibatch, ``addmm`` forward through every layer, ``mm`` for every
+    weight gradient and every back-propagated error, nothing else. The floor
+    a training step cannot go below, in torch's ``dtype``."""
+    g = torch.Generator().manual_seed(0)
+    pairs = list(zip(widths[:-1], widths[1:]))
+    Ws = [torch.randn(b, a, dtype=dtype, generator=g) / a**0.5 for a, b in pairs]
+    bs = [torch.zeros(b, dtype=dtype) for _, b in pairs]
+    X = torch.as_tensor(X, dtype=dtype)
+
+    def epoch():
+        for start in range(0, X.shape[0], batch_size):
+            hs = [X[start : start + batch_size]]
+            for W, b in zip(Ws, bs):
+                hs.append(torch.addmm(b, hs[-1], W.T))
+            delta = hs[-1]
+            for j in range(len(Ws) - 1, -1, -1):
+                torch.mm(delta.T, hs[j])
+                if j > 0:
+                    delta = torch.mm(delta, Ws[j])
+
+    return epoch

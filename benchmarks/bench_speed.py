@@ -1,5 +1,6 @@
-"""How fast is one training epoch of sk_sparse_l1 against scikit-learn's MLP
-and skorch, with the same network, batch size, epochs and threads?
+"""How fast is training with sk_sparse_l1 against scikit-learn's MLP and
+skorch, with the same network, batch size, epochs and threads, and how close
+to the floor of its matrix products?
 
 Setup
 -----
@@ -7,7 +8,7 @@ Setup
   by its standard deviation, for three sizes: 1,000 × 10 with hidden layers
   (32,); 10,000 × 20 with (64, 64); 20,000 × 100 with (256, 256). ReLU.
 * Every contestant: Adam, learning rate 1e-3, batch 128, shuffled, ``E``
-  epochs (``--epochs``, 20) with early stopping disabled, so that all train
+  epochs (``--epochs``, 10) with early stopping disabled, so that all train
   the same number of epochs; the epochs each actually ran are recorded.
 
   - ``ours``: ``SparseL1Regressor(alpha=1e-4, tol=0, n_iter_no_change=E,
@@ -15,26 +16,34 @@ Setup
     float64 and on float32 input (it computes in the input's dtype);
   - ``sklearn``: ``MLPRegressor(alpha=1e-4, tol=0, n_iter_no_change=E)``
     (its ℓ2 penalty), float64 and float32 input (it computes in the input's
-    dtype); ``n_iter_`` must equal ``E``;
+    dtype);
   - ``skorch``: ``NeuralNetRegressor`` of the network ours builds
     (``build_mlp``), ``train_split=None``, no penalty, float32 (its usual
-    dtype), default callbacks.
+    dtype), default callbacks;
+  - ``floor``: the matrix products of the same epochs alone
+    (``_harness.matrix_products``), float64 and float32;
+  - ``ours-auto`` (with more than one thread): ours at ``n_threads="auto"``,
+    which chooses its own count, against ours at one thread.
+* The cost of a fit besides its epochs: ``ours`` and ``sklearn`` in float64,
+  fitted for one epoch (``max_iter=1``) and by one ``partial_fit`` call on
+  the whole data set (one epoch), wall time of the call.
 * Threads: 1, then every core (``--threads``); the harness sets torch's
   intra-op pool and numpy's BLAS/OpenMP pools to the same number for every
   contestant (ours runs with ``n_threads=None`` so that it follows).
-* ``--seeds`` repetitions (5); the seed sets initialization and data order.
+* ``--seeds`` repetitions (3); the seed sets initialization and data order.
   Every contestant runs once per repetition, in the same process, in an
   order rotated by one per repetition, after one untimed 1-epoch warm-up
   fit per contestant and size.
-* Recorded per fit: wall time of ``fit`` (validation and setup included),
-  epochs run, seconds per epoch, and the CPU time of other processes.
+* Recorded per fit: wall time (validation and setup included), epochs run,
+  seconds per epoch, the CPU time of other processes and the 1-minute load
+  average. The report takes medians over repetitions.
 """
 
 import argparse
 import warnings
 
 import torch
-from _harness import Results, Timer, n_cores, threads
+from _harness import Results, Timer, matrix_products, n_cores, threads
 from sklearn.datasets import make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
@@ -51,16 +60,21 @@ SIZES = [(1_000, 10, (32,)), (10_000, 20, (64, 64)), (20_000, 100, (256, 256))]
 BATCH, LR = 128, 1e-3
 
 
-def fit(contestant, X, y, hidden, epochs, seed):
-    """Fit one contestant; return the number of epochs it ran."""
+def fit(contestant, X, y, hidden, epochs, seed, mode="epochs"):
+    """Fit one contestant; return the number of epochs it ran.
+
+    ``mode``: ``"epochs"``, a fit of ``epochs`` epochs; ``"partial_fit"``,
+    one ``partial_fit`` call (one epoch) of a new estimator."""
     name, dtype = contestant
     X, y = X.astype(dtype), y.astype(dtype)
-    if name == "ours":
+    if name in ("ours", "ours-auto"):
         est = SparseL1Regressor(
             hidden, alpha=1e-4, batch_size=BATCH, learning_rate_init=LR,
             max_iter=epochs, tol=0, n_iter_no_change=epochs, refit=False,
-            random_state=seed, n_threads=None,
+            random_state=seed, n_threads="auto" if name == "ours-auto" else None,
         )  # fmt: skip
+        if mode == "partial_fit":
+            return est.partial_fit(X, y).n_iter_
         return est.fit(X, y).n_iter_
     if name == "sklearn":
         est = MLPRegressor(
@@ -68,7 +82,17 @@ def fit(contestant, X, y, hidden, epochs, seed):
             learning_rate_init=LR, max_iter=epochs, tol=0,
             n_iter_no_change=epochs, random_state=seed,
         )  # fmt: skip
+        if mode == "partial_fit":
+            est.partial_fit(X, y)
+            return 1
         return est.fit(X, y).n_iter_
+    if name == "floor":
+        epoch = matrix_products(
+            X, [X.shape[1], *hidden, 1], BATCH, getattr(torch, dtype)
+        )
+        for _ in range(epochs):
+            epoch()
+        return epochs
     # skorch seeds torch's global generator: acceptable in a benchmark.
     torch.manual_seed(seed)
     module = build_mlp(
@@ -83,42 +107,54 @@ def fit(contestant, X, y, hidden, epochs, seed):
     return len(net.fit(X, y.reshape(-1, 1)).history)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smallest size only")
-    parser.add_argument("--seeds", type=int, default=5, help="repetitions")
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, n_cores()])
-    args = parser.parse_args()
-    sizes, epochs = (SIZES[:1], 3) if args.quick else (SIZES, args.epochs)
+def runs(n_threads, epochs):
+    """(contestant, mode, budget) of one repetition at ``n_threads``."""
     contestants = [("ours", "float64"), ("ours", "float32")]
     contestants += [("sklearn", "float64"), ("sklearn", "float32")]
     if NeuralNetRegressor is not None:
         contestants.append(("skorch", "float32"))
+    contestants += [("floor", "float64"), ("floor", "float32")]
+    if n_threads > 1:
+        contestants.append(("ours-auto", "float64"))
+    out = [(c, "epochs", epochs) for c in contestants]
+    for c in [("ours", "float64"), ("sklearn", "float64")]:
+        out += [(c, "fit", 1), (c, "partial_fit", 1)]
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smallest size only")
+    parser.add_argument("--seeds", type=int, default=3, help="repetitions")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, n_cores()])
+    args = parser.parse_args()
+    sizes, epochs = (SIZES[:1], 3) if args.quick else (SIZES, args.epochs)
     warnings.simplefilter("ignore", ConvergenceWarning)  # the budget is fixed
 
     with Results("speed" + "_quick" * args.quick) as results:
         for n_threads in sorted(set(args.threads)):
+            todo = runs(n_threads, epochs)
             for n, d, hidden in sizes:
                 X, y = make_regression(n, d, noise=10, random_state=0)
                 y = y / y.std()
                 with threads(n_threads):
-                    for contestant in contestants:
-                        fit(contestant, X, y, hidden, 1, 0)
+                    for contestant, mode, _ in todo:
+                        fit(contestant, X, y, hidden, 1, 0, mode)
                     for rep in range(args.seeds):
-                        shift = rep % len(contestants)
-                        for contestant in contestants[shift:] + contestants[:shift]:
+                        shift = rep % len(todo)
+                        for contestant, mode, budget in todo[shift:] + todo[:shift]:
                             with Timer() as timer:
-                                ran = fit(contestant, X, y, hidden, epochs, rep)
+                                ran = fit(contestant, X, y, hidden, budget, rep, mode)
                             results.add(
                                 contestant=contestant[0], dtype=contestant[1],
-                                n_samples=n, n_features=d,
+                                mode=mode, n_samples=n, n_features=d,
                                 hidden="-".join(map(str, hidden)),
-                                threads=n_threads, seed=rep, budget=epochs,
+                                threads=n_threads, seed=rep, budget=budget,
                                 epochs=ran, **timer.record(),
                                 seconds_per_epoch=timer.seconds / ran,
                             )  # fmt: skip
-                            print(n_threads, "thr", n, d, *contestant, ran, "epochs",
+                            print(n_threads, "thr", n, d, *contestant, mode, ran,
                                   f"{timer.seconds / ran:.4f} s/epoch")  # fmt: skip
 
 

@@ -8,6 +8,7 @@ writes each section between the ``<!-- begin: <name> -->`` and
 ``<!-- end: <name> -->`` markers of the pages that have them (and only there),
 and its plot to ``images/<name>.png`` beside each such page.
 ``--quick`` reads the results of ``--quick`` runs; it writes to no page in docs/.
+``--only NAME ...`` makes those sections only.
 Bold: where ours loses. "ours − best baseline" compares with the baseline of
 highest mean test score at that target (chosen on the test score: that favours
 the baselines, never ours).
@@ -71,40 +72,106 @@ def footer(stem, frame):
     return f"{text}\n\nReproduce: `{meta['command']}`"
 
 
-def speed(frame):
-    frame["size"] = (
+def _size(frame):
+    """'n×d (hidden)' per row."""
+    return (
         frame.n_samples.astype(str) + "×" + frame.n_features.astype(str)
         + " (" + frame.hidden.astype(str).str.replace("-", ", ") + ")"
     )  # fmt: skip
+
+
+def _load(g):
+    """Other processes' load (median, max) and the highest 1-min average."""
+    return (
+        f"{g.other_load.median():.2f}, {g.other_load.max():.2f}; "
+        f"{g.loadavg_1min.max():.2f}"
+    )
+
+
+def speed(frame):
+    """Time per epoch by contestant, and the ratios the goals are set in."""
+    frame["size"] = _size(frame)
     frame["who"] = frame.contestant + " " + frame.dtype
     keys = ["threads", "size"]
     frame["ms_per_epoch"] = 1000 * frame.seconds_per_epoch
-    out = frame.pivot_table("ms_per_epoch", keys, "who", aggfunc=pm, sort=False)
-    out = out[frame.who.unique()]
-    out["epochs run"] = frame.groupby(keys, sort=False).apply(
-        lambda g: loss(
-            -int((g.epochs != g.budget).any()),  # bold: not all ran the budget
-            f"{g.epochs.min()}–{g.epochs.max()} of {g.budget.iloc[0]}",
+    epochs = frame[frame["mode"] == "epochs"]
+    med = epochs.groupby([*keys, "who"], sort=False).seconds_per_epoch.median()
+    med = med.unstack("who")
+    calls = frame[frame["mode"] != "epochs"].groupby([*keys, "mode", "who"])
+    call = calls.seconds.median().unstack(["mode", "who"])
+
+    def ratio(a, b):
+        return [loss(1 - r, f"{r:.2f}") if np.isfinite(r) else "–" for r in a / b]
+
+    out = pd.DataFrame(index=med.index)
+    out["ours f64 ÷ sklearn f64"] = ratio(med["ours float64"], med["sklearn float64"])
+    out["ours f32 ÷ sklearn f64"] = ratio(med["ours float32"], med["sklearn float64"])
+    if "skorch float32" in med:
+        # Bold where skorch is not slower than ours.
+        r = med["skorch float32"] / med["ours float32"]
+        out["skorch f32 ÷ ours f32"] = [loss(x - 1, f"{x:.2f}") for x in r]
+    for dtype, short in (("float64", "f64"), ("float32", "f32")):
+        # Never below 1: not bold.
+        r = med[f"ours {dtype}"] / med[f"floor {dtype}"]
+        out[f"ours {short} ÷ floor {short}"] = [f"{x:.2f}" for x in r]
+    for mode, label in (("fit", "1-epoch fit"), ("partial_fit", "partial_fit call")):
+        ours, theirs = call[(mode, "ours float64")], call[(mode, "sklearn float64")]
+        out[f"{label}: ours ÷ sklearn (f64)"] = ratio(
+            ours.reindex(out.index), theirs.reindex(out.index)
         )
+    if "ours-auto float64" in med:
+        # n_threads="auto" at every core against ours at one thread.
+        one = med["ours float64"].xs(1, level="threads")
+        auto = med["ours-auto float64"]
+        r = pd.Series(
+            auto.to_numpy()
+            / one.reindex(auto.index.get_level_values("size")).to_numpy(),
+            index=auto.index,
+        )
+        out["auto ÷ 1 thread (f64)"] = ratio(r, 1.0)
+    out["load: other (median, max); 1-min avg"] = frame.groupby(keys, sort=False).apply(
+        _load
     )
-    out["other load (median, max)"] = frame.groupby(keys, sort=False).apply(
-        lambda g: f"{g.other_load.median():.2f}, {g.other_load.max():.2f}"
-    )
-    means = frame.groupby([*keys, "contestant", "dtype"]).seconds_per_epoch.mean()
-    for dtype in ("float64", "float32"):
-        others = means.xs(dtype, level="dtype").drop("ours", level="contestant")
-        ours = means.xs(("ours", dtype), level=("contestant", "dtype"))
-        ratio = ours / others.groupby(keys).min()
-        out[f"ours ÷ fastest other ({dtype})"] = [
-            loss(1 - r, f"{r:.2f}×") for r in ratio.reindex(out.index)
-        ]
+    ms = (1000 * med).map(lambda v: f"{v:.2f}")
     fig, axes = plt.subplots(1, frame.threads.nunique(), figsize=(11, 4), sharey=True)
-    for ax, (n, part) in zip(np.atleast_1d(axes), frame.groupby("threads")):
-        stats = part.pivot_table("ms_per_epoch", "size", "who", ["mean", "std"])
-        stats["mean"].plot.bar(ax=ax, yerr=stats["std"], logy=True, rot=0)
-        ax.set(title=f"{n} thread(s)", ylabel="ms per epoch", xlabel="")
-    text = "Milliseconds per epoch (mean ± std over repetitions).\n\n" + table(out)
+    for ax, (n, part) in zip(np.atleast_1d(axes), epochs.groupby("threads")):
+        stats = part.pivot_table("ms_per_epoch", "size", "who", ["median"], sort=False)
+        stats["median"].plot.bar(ax=ax, logy=True, rot=0)
+        ax.set(title=f"{n} thread(s)", ylabel="ms per epoch (median)", xlabel="")
+    text = (
+        "Ratios of medians over repetitions: time per epoch of a fit, divided "
+        "by the epochs it ran (set-up included), and wall time of a 1-epoch "
+        "`fit` and of one `partial_fit` call; the floor is the epochs' matrix "
+        "products alone. Bold: above 1 for ours ÷ sklearn and auto ÷ 1 thread "
+        "(ours slower), below 1 for skorch ÷ ours.\n\n"
+        + table(out)
+        + "\n\nMilliseconds per epoch (median over repetitions).\n\n"
+        + table(ms)
+    )
     return text, fig
+
+
+def profile(frame):
+    """Microseconds per step in each part, per size and dtype."""
+    frame["size"] = _size(frame)
+    keys = ["threads", "size", "dtype"]
+    med = frame.groupby([*keys, "part"], sort=False).us_per_step.median()
+    parts = med.unstack("part")
+    floor = "floor: the matrix products alone"
+    step = parts.drop(columns=floor).sum(axis=1)
+    out = parts.drop(columns=floor).apply(
+        lambda col: [f"{v:.0f} ({100 * v / t:.0f}%)" for v, t in zip(col, step)]
+    )
+    out["step (µs)"] = step.map(lambda v: f"{v:.0f}")
+    out[floor + " (µs)"] = parts[floor].map(lambda v: f"{v:.0f}")
+    out["load: other (median, max); 1-min avg"] = frame.groupby(keys, sort=False).apply(
+        _load
+    )
+    text = (
+        "Microseconds per step spent in each part (share of the step), "
+        "median over fits.\n\n" + table(out)
+    )
+    return text, None
 
 
 def accuracy(frame):
@@ -388,6 +455,7 @@ def path_cv(frame, points, phases):
 
 SECTIONS = {  # name: (function, the CSVs it reads; the first is required)
     "speed": (speed, ["speed"]),
+    "profile": (profile, ["profile"]),
     "accuracy": (accuracy, ["accuracy"]),
     "robustness": (robustness, ["robustness"]),
     "robustness_paper": (robustness_paper, ["robustness_paper"]),
@@ -434,11 +502,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--docs", nargs="+", default=[], metavar="PAGE")
+    parser.add_argument(
+        "--only", nargs="+", choices=list(SECTIONS), metavar="NAME",
+        help="make these sections only (default: all)",
+    )  # fmt: skip
     args = parser.parse_args()
     docs = Path(__file__).resolve().parent.parent / "docs"
     if args.quick and any(docs in Path(p).resolve().parents for p in args.docs):
         parser.error("--quick results go to scratch copies of the pages only")
     for name, (_, csvs) in SECTIONS.items():
+        if args.only and name not in args.only:
+            continue
         made = section(name, args.quick)
         if made is None:
             first = csvs[0] + "_quick" * args.quick

@@ -96,9 +96,10 @@ class SparseL1Classifier(ClassifierMixin, BaseSparseL1):
         1 shows a progress bar, 2 or more prints a line per epoch.
     device : {'cpu', 'cuda', 'auto'}, default='cpu'
         Where training runs. The fitted network is kept on the CPU.
-    n_threads : int or None, default=1
-        torch threads during ``fit`` (restored afterwards); None leaves
-        torch's setting alone. See :class:`SparseL1Regressor`.
+    n_threads : int, 'auto' or None, default='auto'
+        torch threads during ``fit`` (restored afterwards); 'auto' chooses
+        by the size of a step, None leaves torch's setting alone. See
+        :class:`SparseL1Regressor`.
 
     Attributes
     ----------
@@ -167,7 +168,7 @@ n_features_in_, feature_names_in_, n_layers_, n_outputs_
         random_state=None,
         verbose=0,
         device="cpu",
-        n_threads=1,
+        n_threads="auto",
     ):
         super().__init__(
             hidden_layer_sizes,

@@ -350,7 +350,7 @@ class SparseL1RegressorCV(RegressorMixin, _BaseSparseL1CV):
         random_state=None,
         verbose=0,
         device="cpu",
-        n_threads=1,
+        n_threads="auto",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.sparsities = sparsities
@@ -452,7 +452,7 @@ class SparseL1ClassifierCV(ClassifierMixin, _BaseSparseL1CV):
         random_state=None,
         verbose=0,
         device="cpu",
-        n_threads=1,
+        n_threads="auto",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.sparsities = sparsities

@@ -59,6 +59,7 @@ from sk_sparse_l1._schedules import (
 from sk_sparse_l1._targets import group_counts, target_nonzeros, within_tolerance
 from sk_sparse_l1._trainer import (
     Trainer,
+    auto_threads,
     batch_loss_and_gradients,
     non_finite_error,
     torch_threads,
@@ -242,7 +243,11 @@ class BaseSparseL1(BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "device": [StrOptions({"cpu", "cuda", "auto"})],
-        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "n_threads": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+            None,
+        ],
     }
 
     def __init__(
@@ -271,7 +276,7 @@ class BaseSparseL1(BaseEstimator):
         random_state=None,
         verbose=0,
         device="cpu",
-        n_threads=1,
+        n_threads="auto",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -370,6 +375,7 @@ class BaseSparseL1(BaseEstimator):
         seed = int(random_state.randint(np.iinfo(np.int32).max))
         module = self._initial_module(widths, first_pass, seed, dtype, device)
         network = Network(linear_layers(module), self.activation, self._loss_name())
+        network.flatten_()  # for the training steps; undone in _set_fitted_state
         data, validation = self._split(X, y, target, sample_weight, random_state)
         data = TrainingData.from_arrays(*data, dtype, device)
         trainer = Trainer(
@@ -386,7 +392,10 @@ class BaseSparseL1(BaseEstimator):
         if first_pass:
             self.loss_curve_, self.validation_scores_ = [], None
             self.t_ = 0
-        with torch_threads(self.n_threads):
+        n_threads = self.n_threads
+        if n_threads == "auto":
+            n_threads = auto_threads(widths, min(self._batch_size(), data.n_samples))
+        with torch_threads(n_threads):
             if not (incremental and not first_pass):  # a new schedule
                 # ∂L/∂W over the whole training set at the starting network:
                 # alpha="auto" and the warm-up of λ are scaled by it.
@@ -436,7 +445,7 @@ class BaseSparseL1(BaseEstimator):
 
     def _set_fitted_state(self, module, trainer, schedule, weight_counts, incremental):
         """The network, its weights as arrays, and their sparsity."""
-        network = trainer.network
+        network = trainer.network.unflatten_()
         self.module_ = module.cpu().requires_grad_(False)
         self.coefs_ = as_arrays(network.weights, transpose=True)
         self.intercepts_ = as_arrays(network.biases, transpose=False)

@@ -17,6 +17,7 @@ from typing import Protocol
 
 import torch
 
+from sk_sparse_l1._network import FlatViews, flat_buffer, joint_buffer, joint_views
 from sk_sparse_l1._prox import (
     adam_denominators,
     adam_step_sizes,
@@ -61,8 +62,27 @@ class ProximalOptimizer(Protocol):
         alone."""
 
 
+def _buffers(tensors):
+    """What an update runs over: the one flat buffer behind ``tensors``
+    (:class:`sk_sparse_l1._network.FlatViews`), else the tensors themselves."""
+    buffer = flat_buffer(tensors)
+    return list(tensors) if buffer is None else [buffer]
+
+
+def _like(tensors, values):
+    """``values``, one buffer per entry of :func:`_buffers` of ``tensors``,
+    seen as tensors of their shapes."""
+    if flat_buffer(tensors) is None:
+        return list(values)
+    return FlatViews(values[0], [t.shape for t in tensors])
+
+
 class ProximalSGD:
     """Plain proximal SGD: ``w ← S_{lr·λ}(w − lr·∇L)`` (no momentum).
+
+    When the weights and biases are the two parts of one flat buffer (a
+    flattened :class:`sk_sparse_l1._network.Network`), every operation of a
+    step runs once over that buffer; otherwise once per tensor.
 
     Parameters
     ----------
@@ -75,6 +95,8 @@ class ProximalSGD:
 
     Attributes
     ----------
+    params : list of torch.Tensor
+        ``weights`` followed by ``biases``.
     lr_scale : float
         Multiplies ``lr`` in the next steps (a schedule's cooling); 1 by
         default.
@@ -89,12 +111,36 @@ class ProximalSGD:
     GRADIENT_AVERAGE_RATE = 0.1
 
     def __init__(self, weights, biases, *, lr):
-        self.weights = list(weights)
-        self.params = self.weights + list(biases)
+        self.weights = weights if flat_buffer(weights) is not None else list(weights)
+        self.params = joint_views(weights, biases)
+        self._flat = flat_buffer(self.params) is not None
+        self._n_weights = sum(w.numel() for w in self.weights)
         self.lr = lr
         self.lr_scale = 1.0
         self.track_gradients = False
         self._grad_avg = None
+        self._grads_seen = self._grads_buffer = None
+
+    def _gradient_buffers(self, weight_grads, bias_grads):
+        """The gradients laid out as :func:`_buffers` of ``params``."""
+        if not self._flat:
+            return list(weight_grads) + list(bias_grads)
+        # A flattened network hands over the same gradient views every step:
+        # find their buffer once.
+        seen = self._grads_seen
+        if seen is None or seen[0] is not weight_grads or seen[1] is not bias_grads:
+            self._grads_seen = (weight_grads, bias_grads)  # held: no id reuse
+            self._grads_buffer = joint_buffer(weight_grads, bias_grads)
+        buffer = self._grads_buffer
+        if buffer is None:  # summed over the chunks of a sparse batch
+            buffer = torch.cat([g.reshape(-1) for g in [*weight_grads, *bias_grads]])
+        return [buffer]
+
+    def _weight_part(self, buffers):
+        """The weights' part of buffers laid out as ``params``."""
+        if self._flat:
+            return [buffers[0][: self._n_weights]]
+        return buffers[: len(self.weights)]
 
     def step(self, weight_grads, bias_grads):
         """Gradient step on every parameter.
@@ -106,16 +152,21 @@ class ProximalSGD:
         bias_grads : list of torch.Tensor
             Gradients of the data loss, matching ``biases``.
         """
+        grads = self._gradient_buffers(weight_grads, bias_grads)
         if self.track_gradients:
-            if self._grad_avg is None:
-                self._grad_avg = [g.clone() for g in weight_grads]
-            else:
-                torch._foreach_lerp_(
-                    self._grad_avg, weight_grads, self.GRADIENT_AVERAGE_RATE
-                )
+            self._track(self._weight_part(grads))
         torch._foreach_add_(
-            self.params, weight_grads + bias_grads, alpha=-self.lr * self.lr_scale
+            _buffers(self.params), grads, alpha=-self.lr * self.lr_scale
         )
+
+    def _track(self, weight_grads):
+        """Update the running average of the weights' gradients."""
+        if self._grad_avg is None:
+            self._grad_avg = _like(self.weights, [g.clone() for g in weight_grads])
+        else:
+            torch._foreach_lerp_(
+                _buffers(self._grad_avg), weight_grads, self.GRADIENT_AVERAGE_RATE
+            )
 
     def step_sizes(self):
         """``lr`` (times ``lr_scale``) for every weight tensor."""
@@ -148,12 +199,36 @@ class ProximalSGD:
         ]
         if not active:
             return
-        soft_threshold_all_(
-            [self.weights[j] for j in active],
-            self._thresholds([lambdas[j] for j in active], active),
-        )
+        if not self._flat:
+            soft_threshold_all_(
+                [self.weights[j] for j in active],
+                self._layer_thresholds([lambdas[j] for j in active], active),
+            )
+            return
+        # One flat map over all layers; a layer at λ = 0 gets τ = 0, which
+        # leaves it exactly as it is (w − clamp(w, 0, 0) = w).
+        first = lambdas[0]
+        if not isinstance(first, torch.Tensor) and all(
+            lam == first and not isinstance(lam, torch.Tensor) for lam in lambdas
+        ):
+            tau = self._uniform_threshold(first)
+        else:
+            tau = self._flat_threshold(lambdas)
+        soft_threshold_all_(_buffers(self.weights), [tau])
 
-    def _thresholds(self, lambdas, layers):
+    def _uniform_threshold(self, lam):
+        """``λ · d`` over the flat weights, one λ for all layers."""
+        return lam * (self.lr * self.lr_scale)
+
+    def _flat_threshold(self, lambdas):
+        """``λ_j · d`` over the flat weights, a layer at a time."""
+        tau = torch.empty_like(self.weights.buffer)
+        step = self.lr * self.lr_scale
+        for view, lam in zip(FlatViews(tau, [w.shape for w in self.weights]), lambdas):
+            view.fill_(lam * step)
+        return tau
+
+    def _layer_thresholds(self, lambdas, layers):
         """``λ_j · d`` for the given layers: scalars for plain SGD."""
         scaled = [lam * (self.lr * self.lr_scale) for lam in lambdas]
         tensors = [t for t in scaled if isinstance(t, torch.Tensor)]
@@ -176,7 +251,12 @@ class ProximalSGD:
         """Continue from :meth:`state_dict`."""
         if "grad_avg" in state:
             device = self.weights[0].device
-            self._grad_avg = [g.to(device).clone() for g in state["grad_avg"]]
+            saved = [g.to(device) for g in state["grad_avg"]]
+            if self._flat:
+                saved = [torch.cat([g.reshape(-1) for g in saved])]
+            else:
+                saved = [g.clone() for g in saved]
+            self._grad_avg = _like(self.weights, saved)
 
 
 class ProximalAdam(ProximalSGD):
@@ -208,54 +288,74 @@ class ProximalAdam(ProximalSGD):
     def __init__(self, weights, biases, *, lr, beta1, beta2, eps):
         super().__init__(weights, biases, lr=lr)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
-        self.exp_avg = [torch.zeros_like(p) for p in self.params]
-        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+        zeros = [torch.zeros_like(p) for p in _buffers(self.params)]
+        self.exp_avg = _like(self.params, zeros)
+        zeros = [torch.zeros_like(p) for p in _buffers(self.params)]
+        self.exp_avg_sq = _like(self.params, zeros)
         self.n_steps = 0
         self._weight_denoms = None
         self._step_lr = lr
         self._step_sizes = None
 
     def step(self, weight_grads, bias_grads):
-        grads = weight_grads + bias_grads
+        grads = self._gradient_buffers(weight_grads, bias_grads)
+        exp_avg, exp_avg_sq = _buffers(self.exp_avg), _buffers(self.exp_avg_sq)
         self.n_steps += 1
-        torch._foreach_lerp_(self.exp_avg, grads, 1.0 - self.beta1)
-        torch._foreach_mul_(self.exp_avg_sq, self.beta2)
-        torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, value=1.0 - self.beta2)
+        torch._foreach_lerp_(exp_avg, grads, 1.0 - self.beta1)
+        torch._foreach_mul_(exp_avg_sq, self.beta2)
+        torch._foreach_addcmul_(exp_avg_sq, grads, grads, value=1.0 - self.beta2)
         bias_correction1 = 1.0 - self.beta1**self.n_steps
         denom = adam_denominators(
-            self.exp_avg_sq, self.n_steps, beta2=self.beta2, eps=self.eps
+            exp_avg_sq, self.n_steps, beta2=self.beta2, eps=self.eps
         )
         lr = self.lr * self.lr_scale
         torch._foreach_addcdiv_(
-            self.params, self.exp_avg, denom, value=-lr / bias_correction1
+            _buffers(self.params), exp_avg, denom, value=-lr / bias_correction1
         )
-        # The weights' √v̂ + ε, for the step sizes if anyone asks.
-        self._weight_denoms = denom[: len(self.weights)]
+        # The weights' √v̂ + ε, for the step sizes and the prox.
+        self._weight_denoms = self._weight_part(denom)
         self._step_lr = lr
         self._step_sizes = None
 
-    def step_sizes(self):
-        """``lr / (√v̂ + ε)`` per coordinate (``lr`` times ``lr_scale``),
+    def _step_size_buffers(self):
+        """``lr / (√v̂ + ε)`` laid out as :func:`_buffers` of ``weights``,
         computed once per step."""
         if self._step_sizes is None:
             self._step_sizes = adam_step_sizes(self._weight_denoms, self._step_lr)
         return self._step_sizes
 
+    def step_sizes(self):
+        """``lr / (√v̂ + ε)`` per coordinate (``lr`` times ``lr_scale``),
+        computed once per step."""
+        return _like(self.weights, self._step_size_buffers())
+
     def unit_step_sizes(self):
         """``lr / (√v̂ + ε)`` per coordinate at a learning-rate scale of 1."""
-        return adam_step_sizes(self._weight_denoms, self.lr)
+        return _like(self.weights, adam_step_sizes(self._weight_denoms, self.lr))
 
     def gradient_estimate(self):
         """Adam's bias-corrected first moment ``m̂`` of each weight tensor."""
         if self.n_steps == 0:
             return [torch.zeros_like(w) for w in self.weights]
         bias_correction1 = 1.0 - self.beta1**self.n_steps
-        return torch._foreach_div(self.exp_avg[: len(self.weights)], bias_correction1)
+        weight_moments = self._weight_part(_buffers(self.exp_avg))
+        return _like(self.weights, torch._foreach_div(weight_moments, bias_correction1))
 
-    def _thresholds(self, lambdas, layers):
+    def _uniform_threshold(self, lam):
+        return self._step_size_buffers()[0] * lam
+
+    def _flat_threshold(self, lambdas):
+        tau = torch.empty_like(self.weights.buffer)
+        shapes = [w.shape for w in self.weights]
+        sizes = FlatViews(self._step_size_buffers()[0], shapes)
+        for view, d, lam in zip(FlatViews(tau, shapes), sizes, lambdas):
+            torch.mul(d, lam, out=view)
+        return tau
+
+    def _layer_thresholds(self, lambdas, layers):
         """``λ_j · d`` for the given layers, ``d = lr / (√v̂ + ε)`` per
         coordinate."""
-        sizes = self.step_sizes()
+        sizes = self._step_size_buffers()
         sizes = [sizes[j] for j in layers]
         if all(isinstance(lam, torch.Tensor) for lam in lambdas):
             return torch._foreach_mul(sizes, lambdas)
@@ -499,9 +599,18 @@ class TorchOptimizerAdapter:
         return sizes
 
     def prox_(self, lambdas):
-        for w, lam, d in zip(self.weights, lambdas, self.step_sizes(), strict=True):
-            if isinstance(lam, torch.Tensor) or lam > 0:
-                soft_threshold_(w, lam * d)
+        active = [
+            (w, lam * d)
+            for w, lam, d in zip(self.weights, lambdas, self.step_sizes(), strict=True)
+            if isinstance(lam, torch.Tensor) or lam > 0
+        ]
+        # The map of the estimators' optimizers, over the net's tensors: one
+        # _foreach_ call per operation when the thresholds are of one kind.
+        if active and len({isinstance(tau, torch.Tensor) for _, tau in active}) == 1:
+            soft_threshold_all_(*map(list, zip(*active)))
+        else:
+            for w, tau in active:
+                soft_threshold_(w, tau)
         # Used once: the next step records its own.
         self._lrs = self._step_sizes = None
 

@@ -16,7 +16,10 @@ def soft_threshold_(w, tau):
     """Replace ``w`` by ``sign(w) · max(|w| − τ, 0)`` in place and return it.
 
     The proximal map of ``τ‖w‖₁``: entries with ``|w| ≤ τ`` become exactly
-    zero, the others move towards zero by ``τ``.
+    zero, the others move towards zero by ``τ``. Computed as
+    ``w − clamp(w, −τ, τ)``: two or three kernels instead of five, and the
+    same values, since ``w ∓ τ`` rounds as ``|w| − τ`` does (a zero may come
+    out as +0 where the sign form gave −0).
 
     Parameters
     ----------
@@ -31,17 +34,16 @@ def soft_threshold_(w, tau):
     w : torch.Tensor
         The same tensor.
     """
-    shrunk = torch.abs(w).sub_(tau).clamp_(min=0)
-    return w.sign_().mul_(shrunk)
+    return w.sub_(torch.clamp(w, -tau, tau))
 
 
 def soft_threshold_all_(weights, taus):
     """:func:`soft_threshold_` of each tensor of ``weights`` at the matching
     entry of ``taus``, in place.
 
-    One ``torch._foreach_*`` call per operation over all the tensors: the
-    layers of tabular models are small, and a kernel launch per layer and
-    operation was a large part of a training step.
+    One ``torch._foreach_*`` call per operation over all the tensors; the
+    optimizers pass one flat buffer holding every layer, so that the map is
+    three kernels whatever the depth.
 
     Parameters
     ----------
@@ -50,11 +52,16 @@ def soft_threshold_all_(weights, taus):
     taus : list of float or list of torch.Tensor
         All scalars, or all tensors (a ``_foreach_`` call takes one kind).
     """
-    shrunk = torch._foreach_abs(weights)
-    torch._foreach_sub_(shrunk, taus)
-    torch._foreach_clamp_min_(shrunk, 0.0)
-    torch._foreach_sign_(weights)
-    torch._foreach_mul_(weights, shrunk)
+    if len(weights) == 1:  # a flat buffer: one clamp with both bounds
+        soft_threshold_(weights[0], taus[0])
+        return
+    if taus and isinstance(taus[0], torch.Tensor):
+        lows = torch._foreach_neg(taus)
+    else:
+        lows = [-tau for tau in taus]
+    clamped = torch._foreach_clamp_min(weights, lows)
+    torch._foreach_clamp_max_(clamped, taus)
+    torch._foreach_sub_(weights, clamped)
 
 
 def adam_denominators(exp_avg_sq, step, *, beta2, eps):
@@ -105,7 +112,8 @@ def adam_step_sizes(denominators, lr):
     -------
     step_sizes : list of torch.Tensor
     """
-    return [lr / d for d in denominators]
+    # torch computes lr / d as reciprocal(d) · lr: the same, in place.
+    return [torch.reciprocal(d).mul_(lr) for d in denominators]
 
 
 def threshold_keeping(scores, n_keep):

@@ -95,10 +95,15 @@ class SparseL1Regressor(RegressorMixin, BaseSparseL1):
         1 shows a progress bar, 2 or more prints a line per epoch.
     device : {'cpu', 'cuda', 'auto'}, default='cpu'
         Where training runs. The fitted network is kept on the CPU.
-    n_threads : int or None, default=1
+    n_threads : int, 'auto' or None, default='auto'
         Number of torch threads during ``fit``, restored afterwards; None
-        leaves torch's setting alone. The layers of tabular models are
-        small, and one thread avoids waiting on a second, busy core.
+        leaves torch's setting alone. 'auto' runs one thread unless a
+        minibatch's forward pass is at least 6.4e7 multiply-adds (e.g. batch
+        256 through layers of 512 × 512), and then torch's current count, at
+        most the cores the 1-minute load average leaves idle: the layers of
+        tabular models are small, and a second thread, or one waiting for a
+        busy core, makes a step slower, not faster (measured in the speed
+        section of the benchmarks page).
         With torch's OpenMP parallel backend (that of its Linux wheels;
         ``torch.__config__.parallel_info()`` names it) the count belongs to
         the thread calling ``fit``: fits run in threads, e.g. under joblib's

@@ -11,11 +11,42 @@ refit or stop.
 """
 
 import math
+import os
 from contextlib import contextmanager
 
 import torch
 
 from sk_sparse_l1._network import count_nonzero
+
+# n_threads="auto" runs more than one torch thread only from this many
+# multiply-adds in the forward pass of a minibatch. Below it the products of
+# a step are too small for a second thread to pay for waking it: on the
+# 2-core machine of docs/benchmarks.md two threads were slower than one at
+# every size of bench_speed.py, up to 1.2e7 (20,000 × 100, (256, 256),
+# batch 128); the bound keeps a margin above that.
+AUTO_THREADS_MIN_WORK = 6.4e7
+
+
+def auto_threads(widths, batch_size):
+    """The torch threads of ``n_threads="auto"`` for layers of ``widths``
+    trained in minibatches of ``batch_size`` rows.
+
+    One thread, unless a minibatch's forward pass is at least
+    :data:`AUTO_THREADS_MIN_WORK` multiply-adds; then torch's current count
+    (which joblib's workers already limit), at most the cores the 1-minute
+    load average leaves idle (counting this process's own load): a thread
+    that has to wait for a busy core makes every step wait for it.
+    """
+    work = batch_size * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    if work < AUTO_THREADS_MIN_WORK:
+        return 1
+    if hasattr(os, "sched_getaffinity"):
+        cores = len(os.sched_getaffinity(0))
+    else:  # macOS, Windows
+        cores = os.cpu_count() or 1
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    idle = cores - max(load - 1.0, 0.0)
+    return max(1, min(torch.get_num_threads(), int(idle)))
 
 
 @contextmanager
@@ -57,16 +88,26 @@ def check_finite_loss(value):
 def check_finite_parameters(network):
     """Raise when a weight or bias is NaN or infinite: the last step of an
     epoch may diverge after the loss of that epoch was measured."""
-    parameters = network.weights + network.biases
+    parameters = network.flat_parameters() or network.weights + network.biases
     if not all(bool(torch.isfinite(p).all()) for p in parameters):
         raise non_finite_error("The network's parameters became non-finite")
 
 
-def batch_loss_and_gradients(network, data, rows):
+# A pass over all the rows (the gradient at the start of a fit) runs in
+# slices of rows holding at most this many values in the widest layer. Fresh
+# memory costs a page fault per 4 KiB at its first touch, up to ~15 µs each
+# on virtual machines: an activation of 10,000 × 64 in float64 took longer
+# to allocate than the arithmetic on it, whereas slices reuse the memory the
+# previous slice freed.
+FULL_PASS_VALUES = 2**16
+
+
+def batch_loss_and_gradients(network, data, rows, in_place=False):
     """Mean loss of the rows ``rows`` of ``data`` and its gradients.
 
-    Sparse inputs arrive in dense chunks of rows; the mean over the batch is
-    the row-weighted sum of the chunks' means.
+    Sparse inputs arrive in dense chunks of rows, and all rows
+    (``rows=None``) in slices (:data:`FULL_PASS_VALUES`); the mean over the
+    batch is the row-weighted sum of the chunks' means.
 
     Parameters
     ----------
@@ -76,6 +117,10 @@ def batch_loss_and_gradients(network, data, rows):
         The training set (:class:`sk_sparse_l1._data.TrainingData`).
     rows : torch.Tensor, ndarray or None
         Indices of the batch's rows; None for all of them.
+    in_place : bool, default=False
+        Write the gradients of a batch of one chunk into the network's flat
+        gradient buffer (see :meth:`Network.loss_and_gradients`): valid until
+        the next step, which is all a training step needs.
 
     Returns
     -------
@@ -84,18 +129,21 @@ def batch_loss_and_gradients(network, data, rows):
     weight_grads, bias_grads : list of torch.Tensor
         Gradients of ``loss``, one per layer.
     """
-    chunks, target, weight = data.batch(rows)
+    widest = max(w.shape[0] for w in network.weights)
+    chunks, target, weight = data.batch(rows, max(FULL_PASS_VALUES // widest, 1))
     n_rows = target.shape[0]
     start = 0
     total = None
     for X in chunks:
         stop = start + X.shape[0]
+        whole = start == 0 and stop == n_rows
         part = network.loss_and_gradients(
             X,
-            target[start:stop],
-            None if weight is None else weight[start:stop],
+            target if whole else target[start:stop],
+            weight if whole or weight is None else weight[start:stop],
+            in_place=in_place and whole,
         )
-        if start == 0 and stop == n_rows:
+        if whole:
             return part
         share = (stop - start) / n_rows
         value, weight_grads, bias_grads = part
@@ -181,14 +229,18 @@ def run_epoch(network, data, optimizer, schedule, *, batch_size, generator):
     schedule.begin_epoch(-(-n_samples // batch_size))
     order = None if full_batch else data.shuffled_order(generator)
     total = 0.0
-    with torch.no_grad():
+    # inference_mode, not no_grad: no autograd bookkeeping at all, a fifth
+    # of a small step. Tensors made here may not be changed in place
+    # outside it; those kept across epochs (the network, the optimizer's
+    # state, masks) are made outside or only read there.
+    with torch.inference_mode():
         for start in range(0, n_samples, batch_size):
             rows = None if full_batch else order[start : start + batch_size]
             value, weight_grads, bias_grads = batch_loss_and_gradients(
-                network, data, rows
+                network, data, rows, in_place=True
             )
             n_rows = n_samples if full_batch else len(rows)
-            total = total + value * n_rows
+            total = value * n_rows if start == 0 else total.add_(value * n_rows)
             proximal_step(optimizer, schedule, weight_grads, bias_grads)
     mean_loss = float(total) / n_samples
     check_finite_loss(mean_loss)

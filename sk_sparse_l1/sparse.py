@@ -79,7 +79,21 @@ def to_csr(coefs):
     >>> csr.shape, csr.nnz
     ((3, 2), 2)
     """
-    return [sp.csr_array(np.asarray(W)) for W in coefs]
+    return [_dense_to_csr(np.asarray(W)) for W in coefs]
+
+
+def _dense_to_csr(W):
+    """``sp.csr_array(W)`` of a 2-D array, built from its nonzeros directly:
+    scipy's constructor goes through a COO array and costs about twice as
+    much, a share of a small fit's set-up."""
+    rows, cols = np.nonzero(W)
+    small = max(W.shape[0] + 1, W.shape[1], cols.size) < np.iinfo(np.int32).max
+    index_dtype = np.int32 if small else np.int64
+    indptr = np.zeros(W.shape[0] + 1, dtype=index_dtype)
+    np.cumsum(np.bincount(rows, minlength=W.shape[0]), out=indptr[1:])
+    return sp.csr_array(
+        (W[rows, cols], cols.astype(index_dtype), indptr), shape=W.shape
+    )
 
 
 def stored_bytes(coefs):

@@ -59,6 +59,7 @@ EXAMPLE_REQUIREMENTS = {"plot_skorch_cnn_digits.py": ["skorch"]}
 GENERATED_SECTIONS = {
     "benchmarks.md": [
         "speed",
+        "profile",
         "accuracy",
         "robustness",
         "robustness_paper",

@@ -371,7 +371,7 @@ def test_validation_set_too_small(regression):
     assert not hasattr(reg, "n_features_in_")
 
 
-@pytest.mark.parametrize("n_threads", [1, None])
+@pytest.mark.parametrize("n_threads", [1, None, "auto"])
 def test_n_threads_during_fit_and_restored(regression, monkeypatch, n_threads):
     X, y = regression
     seen = []
@@ -386,7 +386,9 @@ def test_n_threads_during_fit_and_restored(regression, monkeypatch, n_threads):
     torch.set_num_threads(2)  # not n_threads=1: a change would show
     try:
         SparseL1Regressor(n_threads=n_threads, **{**FAST, "max_iter": 2}).fit(X, y)
-        assert seen == [2 if n_threads is None else n_threads] * 2
+        # "auto": one thread for a network this small.
+        expected = {None: 2, "auto": 1}.get(n_threads, n_threads)
+        assert seen == [expected] * 2
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(previous)
@@ -448,3 +450,22 @@ def test_n_threads_of_concurrent_fits_in_threads(regression, monkeypatch):
             f"n_threads={n_threads}: the fit's thread had {before} threads "
             f"before and {after} after"
         )
+
+
+def test_auto_threads_by_the_work_of_a_step(monkeypatch):
+    from sk_sparse_l1._trainer import AUTO_THREADS_MIN_WORK, auto_threads
+
+    assert auto_threads([20, 64, 64, 1], 128) == 1
+    assert auto_threads([100, 256, 256, 1], 128) == 1
+    big = [1000, 1000]
+    assert 1000 * 1000 * 128 >= AUTO_THREADS_MIN_WORK
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
+        monkeypatch.setattr("os.getloadavg", lambda: (1.0, 1.0, 1.0))
+        assert auto_threads(big, 128) == 2  # idle but for this process
+        monkeypatch.setattr("os.getloadavg", lambda: (2.5, 1.0, 1.0))
+        assert auto_threads(big, 128) == 1  # the other core is busy
+    finally:
+        torch.set_num_threads(previous)

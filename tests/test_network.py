@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from torch import nn
 
 from sk_sparse_l1._network import (
     Network,
@@ -134,3 +135,19 @@ def test_network_forward_and_snapshot(activation):
         network.weights[0].zero_()
     assert not torch.equal(snapshot[0], network.weights[0])
     assert count_nonzero(network.weights) == [0, 42, 12]
+
+
+def test_build_mlp_makes_plain_linear_layers():
+    """The layers are ``nn.Linear`` with the attributes its ``__init__``
+    gives, though built without it."""
+    module = build_mlp(
+        [3, 4, 2], "relu", dtype=torch.float32, generator=torch.Generator()
+    )
+    reference = nn.Linear(3, 4)
+    for layer in (module[0], module[2]):
+        assert type(layer) is nn.Linear
+        assert vars(layer).keys() == vars(reference).keys()
+        assert dict(layer.named_parameters()).keys() == {"weight", "bias"}
+    assert (module[0].in_features, module[0].out_features) == (3, 4)
+    assert module[0].weight.requires_grad and module[0].weight.dtype == torch.float32
+    assert "Linear(in_features=3, out_features=4, bias=True)" in repr(module)

@@ -109,3 +109,52 @@ def test_optimizer_prox_equals_soft_threshold_per_layer(solver, tensor_layers):
     for w, e in zip(weights, expected):
         assert torch.equal(w, e)
     assert int((weights[0] == 0).sum()) > 0  # the test thresholds something
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize(
+    "lambdas",
+    [
+        [0.5, 0.5, 0.5],
+        [0.5, 0.0, 1.0],
+        [torch.tensor(0.5, dtype=torch.float64), 0.0, 1.0],  # 0-dim tensor λ
+    ],
+)
+def test_flat_buffer_step_equals_step_per_tensor(solver, lambdas):
+    """The optimizers run over one flat buffer when the network is flattened;
+    the steps, gradient tracking included, are bitwise those taken tensor by
+    tensor, and the layers' parameters stay views of the buffer."""
+    from sk_sparse_l1._network import Network, build_mlp, linear_layers
+    from sk_sparse_l1._optimizers import make_optimizer
+
+    def network(flat):
+        g = torch.Generator().manual_seed(0)
+        module = build_mlp([4, 6, 5, 2], "relu", dtype=torch.float64, generator=g)
+        net = Network(linear_layers(module), "relu", "squared_error")
+        return net.flatten_() if flat else net
+
+    g = torch.Generator().manual_seed(1)
+    X = torch.randn(16, 4, dtype=torch.float64, generator=g)
+    y = torch.randn(16, 2, dtype=torch.float64, generator=g)
+    nets = [network(flat) for flat in (False, True)]
+    opts = [make_optimizer(solver, n.weights, n.biases, lr=0.05) for n in nets]
+    assert [opt._flat for opt in opts] == [False, True]
+    for opt in opts:
+        opt.track_gradients = True
+    for _ in range(10):
+        for net, opt in zip(nets, opts):
+            _, weight_grads, bias_grads = net.loss_and_gradients(X, y, in_place=True)
+            opt.step(weight_grads, bias_grads)
+            opt.prox_(lambdas)
+    for a, b in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases):
+        assert torch.equal(a, b)
+    for read in ("step_sizes", "unit_step_sizes", "gradient_estimate"):
+        for a, b in zip(getattr(opts[0], read)(), getattr(opts[1], read)()):
+            assert torch.equal(torch.as_tensor(a), torch.as_tensor(b)), read
+    assert int((nets[1].weights[0] == 0).sum()) > 0  # the test thresholds something
+    buffer = opts[1].params.buffer
+    assert all(
+        p.weight.data_ptr() == v.data_ptr()
+        for p, v in zip(nets[1].linears, nets[1].weights)
+    )
+    assert buffer.numel() == sum(p.numel() for p in nets[1].weights + nets[1].biases)
