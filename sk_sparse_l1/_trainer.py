@@ -129,8 +129,11 @@ def batch_loss_and_gradients(network, data, rows, in_place=False):
     weight_grads, bias_grads : list of torch.Tensor
         Gradients of ``loss``, one per layer.
     """
-    widest = max(w.shape[0] for w in network.weights)
-    chunks, target, weight = data.batch(rows, max(FULL_PASS_VALUES // widest, 1))
+    max_rows = None
+    if rows is None:
+        widest = max(w.shape[0] for w in network.weights)
+        max_rows = max(FULL_PASS_VALUES // widest, 1)
+    chunks, target, weight = data.batch(rows, max_rows)
     n_rows = target.shape[0]
     start = 0
     total = None
