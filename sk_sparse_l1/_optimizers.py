@@ -480,9 +480,7 @@ class TorchOptimizerAdapter:
         :func:`check_torch_optimizer`.
     """
 
-    # The running average of the gradients for SGD weighs the last ~10
-    # steps, as Adam's first moment does at its default β₁.
-    GRADIENT_AVERAGE_RATE = 0.1
+    GRADIENT_AVERAGE_RATE = ProximalSGD.GRADIENT_AVERAGE_RATE
 
     def __init__(self, parameters, param_groups, all_parameters=None):
         self.parameters = parameters

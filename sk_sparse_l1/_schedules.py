@@ -68,18 +68,14 @@ WARMUP_END = 0.85
 COOL_START = 0.6
 L1_SHARE = 0.7
 # A target-sparsity fit forecasts its final count this many times over its
-# ℓ1 phase; it holds λ once the forecast is TARGET_AIM below the target,
-# and resumes raising λ when the forecast exceeds the target by more than
+# ℓ1 phase; it holds λ once the forecast reaches the target, and resumes
+# raising λ when the forecast exceeds the target by more than
 # RESUME_TOL of it, and by more than one weight.
 N_FORECASTS = 200
-TARGET_AIM = 0.0
 RESUME_TOL = 0.02
 # ... in this many forecasts in a row: one forecast over the target may be
 # the noise of the minibatch gradients.
 RESUME_AFTER = 4
-# After holding, a group's λ is corrected at each forecast by
-# exp(COUNT_GAIN · log(count / target)), at most by MAX_CORRECTION, until
-# FREEZE of the phase; from there to the end λ is fixed.
 # A group resumes only before RESUME_UNTIL of the phase; after it, λ is
 # fixed to the end.
 RESUME_UNTIL = 0.9
@@ -125,20 +121,6 @@ def cooling_scale(progress):
     return 0.5 * (
         1.0 + math.cos(math.pi * (progress - COOL_START) / (1.0 - COOL_START))
     )
-
-
-def cooled_steps_left(progress, n_steps):
-    """The steps left in an ℓ1 phase of ``n_steps`` steps after ``progress``,
-    each weighted by its :func:`cooling_scale`: how far the weights can still
-    move, in steps at the full learning rate."""
-    progress = min(max(progress, 0.0), 1.0)
-    span = 1.0 - COOL_START
-    if progress < COOL_START:
-        left = (COOL_START - progress) + 0.5 * span
-    else:
-        x = math.pi * (progress - COOL_START) / span
-        left = 0.5 * (1.0 - progress) - 0.5 * span / math.pi * math.sin(x)
-    return n_steps * max(left, 0.0)
 
 
 def l1_epochs(max_epochs, refit):
@@ -563,7 +545,7 @@ class TargetL1(_Phases):
     times over the phase, the schedule forecasts how many weights of each
     group a λ held to the end of the phase would leave nonzero
     (:func:`sk_sparse_l1._lambda_search.survival_scores`). Once the λ whose
-    forecast is ``T·(1 − TARGET_AIM)`` is at most the warm-up λ, the group
+    forecast is ``T`` is at most the warm-up λ, the group
     holds that λ: a fresh fit at that λ follows the same steps. When a later
     forecast at the held λ exceeds the target by more than
     :data:`RESUME_TOL`, λ rises again along the warm-up curve from where it
@@ -713,8 +695,7 @@ class TargetL1(_Phases):
             optimizer.unit_step_sizes(),
             self.plan.steps_left(include_current=True),
         )
-        aims = [round(t * (1.0 - TARGET_AIM)) for t in self.targets]
-        wanted = lambdas_keeping(scores, self.groups, aims)
+        wanted = lambdas_keeping(scores, self.groups, self.targets)
         counts = counts_surviving(scores, self.groups, self.group_lambdas)
         self._near_hold = any(
             not held and lam <= NEAR_HOLD * current
@@ -743,22 +724,6 @@ class TargetL1(_Phases):
                 self._kept, self._kept_error = None, math.inf
                 reached = self.plan.progress_at(self.group_lambdas[g])
                 self.shifts[g] = self.plan.progress - reached
-
-    def _counts_after_step(self, optimizer):
-        """Per group, the weights this step's proximal map leaves nonzero at
-        the current λ."""
-        sizes = optimizer.step_sizes()
-        return [
-            int(
-                sum(
-                    int(
-                        torch.count_nonzero(optimizer.weights[j].abs() > lam * sizes[j])
-                    )
-                    for j in group
-                )
-            )
-            for group, lam in zip(self.groups, self.group_lambdas)
-        ]
 
     def lambdas_in_force(self):
         return self.alpha

@@ -408,7 +408,7 @@ layer_sparsity_, sparsity_
             return
         super().on_batch_end(net, batch=batch, training=training, **kwargs)
 
-    def _start_online(self, net):
+    def _start_online(self):
         """The online schedule, after a first epoch without penalty: its
         warm-up is scaled as the estimators' is, by the weights and the mean
         magnitude of the minibatch gradients of that epoch (the estimators
@@ -436,7 +436,7 @@ layer_sparsity_, sparsity_
                 "alpha", 0.0 if len(self._groups) == 1 else [0.0] * len(self._groups)
             )
             if self._max_epochs > 1:
-                self._start_online(net)
+                self._start_online()
             return
         schedule = self._schedule
         in_l1 = schedule.phase == "l1"
